@@ -1,0 +1,31 @@
+"""The README's demo: an emotion classifier on the embedded synthetic faces, on a laptop CPU, in minutes.
+
+Command:   python -m hmtl_jax.main --config=configs/demo.py --workdir=workdirs/demo
+Hardware:  any CPU (measured on a 2-core, 24 GB CI machine).
+Expected:  see README.md "What the demo prints" for the measured accuracy and time.
+"""
+
+from hmtl_jax.config_defaults import base_config
+
+
+def get_config():
+    c = base_config()
+    c.data.name = "synthetic_faces"
+    c.data.image_size = 64
+    c.data.train_size = 12_000
+    c.data.validation_size = 2_000
+    c.input.augment = "weak"
+    c.input.eval_crop_fraction = 1.0
+    c.model.name = "resnet_tiny"
+    c.model.dropout_rate = 0.1
+    c.optimizer.name = "adamw"
+    c.optimizer.learning_rate = 3e-3
+    c.optimizer.weight_decay = 1e-4
+    c.schedule.name = "cosine"
+    c.schedule.warmup_epochs = 0.5
+    c.batch_size = 64
+    c.num_epochs = 6
+    c.log_every_steps = 50
+    c.checkpoint_every_steps = 500
+    c.lock()
+    return c

@@ -1,0 +1,86 @@
+"""Host-side augmentation: the paper's "weak" and "strong" levels (DESIGN.md §2), plus horizontal flip.
+
+weak:   contrast x[0.6, 1.4], rotation +-15 deg, centred crop of a random fraction [0.69, 0.99] of the side, resize.
+strong: weak with rotation +-20 deg, plus brightness +-0.05, Gaussian noise sigma <= 0.05 and Gaussian blur.
+The pretext views of HMTL (jigsaw, masks) are not made here: they are built on device inside the train step.
+Transforms are classes, not closures, because Grain worker processes must pickle them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import grain
+import numpy as np
+from PIL import Image, ImageEnhance, ImageFilter
+
+AUGMENT_LEVELS = ("none", "weak", "strong")
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentSettings:
+    rotation_degrees: float
+    contrast: tuple[float, float] = (0.6, 1.4)
+    crop_fraction: tuple[float, float] = (0.69, 0.99)
+    brightness: float = 0.0
+    noise_sigma: float = 0.0
+    blur_probability: float = 0.0
+    blur_radius: tuple[float, float] = (0.1, 1.0)
+
+
+SETTINGS = {
+    "weak": AugmentSettings(rotation_degrees=15.0),
+    "strong": AugmentSettings(rotation_degrees=20.0, brightness=0.05, noise_sigma=0.05, blur_probability=0.5),
+}
+
+
+def center_crop_resize(image: Image.Image, fraction: float, size: int) -> Image.Image:
+    """Crop the centred square covering `fraction` of the shorter side, then resize to size x size."""
+    width, height = image.size
+    side = max(1, int(round(min(width, height) * fraction)))
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.resize((size, size), Image.BILINEAR, box=(left, top, left + side, top + side))
+
+
+class TrainAugment(grain.transforms.RandomMap):
+    """Image (uint8 HxWx3) -> augmented uint8 image of `image_size`; keeps only `image` and `label`."""
+
+    def __init__(self, level: str, image_size: int, flip: bool):
+        if level not in AUGMENT_LEVELS:
+            raise ValueError(f"config.input.augment must be one of {AUGMENT_LEVELS}, got {level!r}")
+        self.settings = SETTINGS.get(level)
+        self.image_size = image_size
+        self.flip = flip
+
+    def random_map(self, element: dict, rng: np.random.Generator) -> dict:
+        image = Image.fromarray(element["image"])
+        s = self.settings
+        if s is None:
+            image = center_crop_resize(image, 1.0, self.image_size)
+        else:
+            image = ImageEnhance.Contrast(image).enhance(rng.uniform(*s.contrast))
+            image = image.rotate(rng.uniform(-s.rotation_degrees, s.rotation_degrees), Image.BILINEAR)
+            image = center_crop_resize(image, rng.uniform(*s.crop_fraction), self.image_size)
+            if s.blur_probability and rng.random() < s.blur_probability:
+                image = image.filter(ImageFilter.GaussianBlur(rng.uniform(*s.blur_radius)))
+        if self.flip and rng.random() < 0.5:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        pixels = np.asarray(image)
+        if s is not None and (s.brightness or s.noise_sigma):
+            values = pixels.astype(np.float32) / 255.0
+            values += rng.uniform(-s.brightness, s.brightness)
+            values += rng.normal(0.0, rng.uniform(0.0, s.noise_sigma), values.shape).astype(np.float32)
+            pixels = (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+        return {"image": pixels, "label": np.int32(element["label"])}
+
+
+class EvalPreprocess(grain.transforms.Map):
+    """The clean view: centred crop of `crop_fraction`, resized; no randomness."""
+
+    def __init__(self, image_size: int, crop_fraction: float):
+        self.image_size = image_size
+        self.crop_fraction = crop_fraction
+
+    def map(self, element: dict) -> dict:
+        image = center_crop_resize(Image.fromarray(element["image"]), self.crop_fraction, self.image_size)
+        return {"image": np.asarray(image), "label": np.int32(element["label"])}

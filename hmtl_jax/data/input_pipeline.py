@@ -1,0 +1,80 @@
+"""Grain pipelines: source -> shuffle -> augment -> per-process shard -> batch, as checkpointable iterators.
+
+Everything up to the batch is a `MapDataset`, so an iterator's state is one integer per process (the next index)
+and a restored run sees exactly the batches it would have seen. Shuffling is reseeded every epoch by Grain.
+Each JAX process reads only its own rows (`[process_index::process_count]`); `sharding.make_global_batch` then
+assembles the global array.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import grain
+import jax
+import ml_collections
+import numpy as np
+from absl import flags
+
+from hmtl_jax.data.augment import EvalPreprocess, TrainAugment
+
+
+def _process_slice(ds: grain.MapDataset) -> grain.MapDataset:
+    return ds[jax.process_index() :: jax.process_count()]
+
+
+def _to_iter(ds: grain.MapDataset, config: ml_collections.ConfigDict) -> grain.IterDataset:
+    """Read ahead a few batches (Grain's default of 500 would render whole epochs ahead), in threads or workers."""
+    options = grain.ReadOptions(num_threads=config.input.read_threads, prefetch_buffer_size=config.input.prefetch_batches)
+    ds = ds.to_iter_dataset(options)
+    worker_count = config.input.worker_count
+    if worker_count <= 0:
+        return ds
+    # grain 0.2.18's mp_prefetch reads an absl flag and fails if flags were never parsed (pytest, notebooks).
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
+    return ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
+
+
+def create_train_iterator(
+    source, config: ml_collections.ConfigDict, num_epochs: int
+) -> grain.DatasetIterator:
+    """Batches of this process's share of `config.batch_size`: {'image': uint8 [b,H,W,3], 'label': int32 [b]}."""
+    local_batch_size = config.batch_size // jax.process_count()
+    ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat(num_epochs)
+    ds = _process_slice(ds)
+    ds = ds.random_map(TrainAugment(config.input.augment, config.data.image_size, config.input.flip), seed=config.seed)
+    ds = ds.batch(local_batch_size, drop_remainder=True)
+    return iter(_to_iter(ds, config))
+
+
+def num_eval_batches(num_records: int, global_batch_size: int) -> int:
+    return math.ceil(num_records / global_batch_size)
+
+
+def iterate_eval_batches(source, config: ml_collections.ConfigDict) -> Iterator[dict[str, np.ndarray]]:
+    """Every validation record exactly once, in padded batches with a `mask` (1 = real, 0 = padding).
+
+    All processes yield the same number of batches (a collective step needs every process), padding with fully
+    masked batches where their share runs out first.
+    """
+    local_batch_size = config.batch_size // jax.process_count()
+    ds = grain.MapDataset.source(source).map(EvalPreprocess(config.data.image_size, config.input.eval_crop_fraction))
+    ds = _process_slice(ds).batch(local_batch_size, drop_remainder=False)
+    total = num_eval_batches(len(source), config.batch_size)
+    produced = 0
+    for batch in _to_iter(ds, config):
+        yield _pad_batch(batch, local_batch_size)
+        produced += 1
+    size = config.data.image_size
+    empty = {"image": np.zeros((0, size, size, 3), np.uint8), "label": np.zeros((0,), np.int32)}
+    for _ in range(total - produced):
+        yield _pad_batch(empty, local_batch_size)
+
+
+def _pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:
+    real = len(batch["label"])
+    padded = {k: np.concatenate([v, np.zeros((size - real, *v.shape[1:]), v.dtype)]) for k, v in batch.items()}
+    padded["mask"] = (np.arange(size) < real).astype(np.float32)
+    return padded

@@ -1,0 +1,42 @@
+"""Model zoo: `create_model(name, ...)` builds a backbone with the emotion head.
+
+Mode: a new model is in train mode (BatchNorm on batch statistics, dropout on). `model.eval()` switches every
+BatchNorm to its running averages and every Dropout off; `model.train()` switches back (flax's
+`nnx.Module.train/eval`, which set `use_running_average` and `deterministic` in place).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+from flax import nnx
+
+from hmtl_jax.models.classifier import Classifier, EmotionHead
+from hmtl_jax.models.efficientnet import EFFICIENTNETS, EfficientNet
+from hmtl_jax.models.resnet import RESNETS, ResNet
+
+MODEL_NAMES: tuple[str, ...] = tuple(EFFICIENTNETS) + tuple(RESNETS)
+
+__all__ = ["MODEL_NAMES", "Classifier", "EmotionHead", "create_model"]
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int,
+    dropout_rate: float = 0.3,
+    dtype=jnp.float32,
+    param_dtype=jnp.float32,
+    rngs: nnx.Rngs,
+) -> Classifier:
+    """`dtype` is the compute dtype (bf16 for mixed precision), used by every Conv, Linear and BatchNorm;
+    parameters are stored in `param_dtype`. Logits are float32 either way. `rngs` needs a `params` (or default)
+    stream; it is used only at construction."""
+    common = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    if name in EFFICIENTNETS:
+        backbone = EfficientNet(*EFFICIENTNETS[name], **common)
+    elif name in RESNETS:
+        backbone = ResNet(RESNETS[name], **common)
+    else:
+        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    head = EmotionHead(backbone.num_features, num_classes, dropout_rate, **common)
+    return Classifier(backbone, head)

@@ -1,0 +1,56 @@
+"""A backbone plus the emotion head: global average pool -> dropout -> dense.
+
+Backbone and head are separate submodules so later auxiliary heads (jigsaw, in-painting decoder) can read the same
+multi-scale features during training and be left out at inference.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import jax
+import jax.numpy as jnp
+from flax import nnx
+
+
+class Backbone(Protocol):
+    """What a head may rely on: the stage-end feature maps (NHWC, coarsest last) and the last one's channels."""
+
+    num_features: int
+
+    def __call__(self, x: jax.Array) -> list[jax.Array]: ...
+
+
+class EmotionHead(nnx.Module):
+    """Global average pool -> Dropout -> Linear. Returns float32 logits whatever the compute dtype, so the loss and
+    softmax never run in bf16."""
+
+    def __init__(
+        self, in_features: int, num_classes: int, dropout_rate: float, *, dtype, param_dtype, rngs: nnx.Rngs
+    ):
+        # No RNG stream is stored: the dropout key is passed per call, so the model state holds only Params and
+        # BatchStats (no PRNG counters to thread through jit, shard or checkpoint).
+        self.dropout = nnx.Dropout(dropout_rate)
+        self.dense = nnx.Linear(in_features, num_classes, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+
+    def __call__(self, feature_map: jax.Array, *, rngs: nnx.Rngs | jax.Array | None = None) -> jax.Array:
+        # Pool in float32: a bf16 mean over many positions loses precision.
+        pooled = jnp.mean(feature_map.astype(jnp.float32), axis=(1, 2))
+        return self.dense(self.dropout(pooled, rngs=rngs)).astype(jnp.float32)
+
+
+class Classifier(nnx.Module):
+    """`backbone` (image -> stage-end feature maps) + `head` (last feature map -> logits)."""
+
+    def __init__(self, backbone: Backbone, head: EmotionHead):
+        self.backbone = backbone
+        self.head = head
+
+    def features(self, images: jax.Array) -> list[jax.Array]:
+        """Feature maps at the end of each backbone stage (NHWC, coarsest last)."""
+        return self.backbone(images)
+
+    def __call__(self, images: jax.Array, *, rngs: nnx.Rngs | jax.Array | None = None) -> jax.Array:
+        """float32 logits (B, num_classes). In train mode with dropout_rate > 0 pass `rngs` holding a `dropout`
+        stream (or a key): flax raises otherwise. Eval mode needs none."""
+        return self.head(self.features(images)[-1], rngs=rngs)

@@ -1,0 +1,152 @@
+"""The training loop, top to bottom: `train_and_evaluate(config, workdir)`.
+
+Rerunning the same command on the same workdir resumes from the latest checkpoint (parameters, optimiser,
+step, PRNG key and the Grain iterator position), so a run that stopped, for any reason, continues as if it had not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from PIL import Image
+
+from hmtl_jax import sharding, steps
+from hmtl_jax.checkpointing import Checkpointer, abstract_with_shardings
+from hmtl_jax.confusion_image import render_confusion_matrix
+from hmtl_jax.data.input_pipeline import create_train_iterator, iterate_eval_batches
+from hmtl_jax.data.sources import create_sources
+from hmtl_jax.losses import class_weights_from_labels
+from hmtl_jax.metric_writer import MetricWriter, ProgressReporter
+from hmtl_jax.metrics import summarize_confusion
+from hmtl_jax.optim import create_optimizer
+from hmtl_jax.setup_checks import check_config, check_workdir, enable_compilation_cache
+from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphdef
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(eval_step, state, source, config, mesh, class_names) -> tuple[dict[str, float], np.ndarray]:
+    """Validation metrics over every record once: loss, accuracy, macro-F1, per-class accuracy; and the confusion."""
+    collected = None
+    for local_batch in iterate_eval_batches(source, config):
+        update = eval_step(state, sharding.make_global_batch(local_batch, mesh))
+        collected = update if collected is None else collected.merge(update)
+    computed = collected.compute()
+    confusion = computed["confusion"]
+    return {"loss": float(computed["loss"]), **summarize_confusion(confusion, class_names)}, confusion
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+    """Train `config` in `workdir` (resuming if it holds a checkpoint); return the last validation metrics."""
+    check_config(config)
+    workdir = check_workdir(workdir)
+    enable_compilation_cache(config.compilation_cache_dir)
+    mesh = sharding.create_mesh()
+    train_source, val_source, class_names = create_sources(config.data)
+
+    steps_per_epoch = len(train_source) // config.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{len(train_source)} train records do not fill one batch of {config.batch_size}")
+    total_steps = steps_per_epoch * config.num_epochs
+    eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
+    tx, learning_rate = create_optimizer(config, steps_per_epoch, total_steps)
+    class_weights = (
+        jnp.asarray(class_weights_from_labels(train_source.labels(), len(class_names)))
+        if config.loss.class_weights else None
+    )
+
+    # The state is created by a jitted function whose outputs already have their final shardings.
+    graphdef = model_graphdef(config, len(class_names))
+    init = lambda rng: create_train_state(config, len(class_names), tx, rng)  # noqa: E731
+    abstract_state = jax.eval_shape(init, jax.random.key(config.seed))
+    state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
+    batch_sharding = sharding.batch_sharding(mesh)
+
+    train_iter = create_train_iterator(train_source, config, config.num_epochs)
+    checkpointer = Checkpointer(workdir, every_steps=config.checkpoint_every_steps, max_to_keep=config.keep_checkpoints)
+    state = checkpointer.restore(abstract_with_shardings(abstract_state, state_shardings), train_iter)
+    if state is None:
+        state = jax.jit(init, out_shardings=state_shardings)(jax.random.key(config.seed))
+        with open(os.path.join(workdir, "config.json"), "w") as f:
+            f.write(config.to_json_best_effort(indent=2))
+    start_step = int(state.step)
+
+    dtype = compute_dtype(config)
+    train_step = steps.jit_train_step(
+        graphdef, tx, dtype, class_weights, config.loss.label_smoothing, state_shardings, batch_sharding
+    )
+    eval_step = steps.jit_eval_step(graphdef, dtype, state_shardings, batch_sharding)
+
+    writer = MetricWriter(workdir)
+    progress = ProgressReporter(total_steps, config.batch_size)
+    last_step = min(total_steps, config.stop_at_step) if config.stop_at_step > 0 else total_steps
+    log.info(
+        "Training %s on %s: %d steps (%d epochs x %d), global batch %d on %d devices, from step %d",
+        config.model.name, config.data.name, total_steps, config.num_epochs, steps_per_epoch,
+        config.batch_size, jax.device_count(), start_step,
+    )
+    train_metrics = None
+    eval_summary: dict[str, float] = {}
+    progress.start(start_step)
+    for step in range(start_step + 1, last_step + 1):
+        batch = sharding.make_global_batch(next(train_iter), mesh)
+        state, step_metrics = train_step(state, batch)
+        train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
+        if step == start_step + 1:
+            progress.start(step)  # the first step includes compilation: keep it out of the speed figures
+
+        if step % config.log_every_steps == 0 or step == last_step:
+            scalars = {f"train/{k}": float(v) for k, v in train_metrics.compute().items()}
+            scalars["train/learning_rate"] = float(learning_rate(step))
+            scalars.update(progress.report(step, scalars))
+            writer.write_scalars(step, scalars)
+            train_metrics = None
+
+        if step % eval_every == 0 or step == total_steps:
+            eval_summary = run_evaluation(eval_step, state, val_source, config, mesh, class_names, writer, step, workdir)
+            checkpointer.maybe_save(step, state, train_iter, force=True)
+        else:
+            checkpointer.maybe_save(step, state, train_iter, force=step == last_step)
+        if step % eval_every == 0:
+            progress.start(step)  # evaluation time is not training speed
+    checkpointer.close()
+    writer.close()
+    if start_step >= last_step:
+        log.info("Nothing to train: the checkpoint in %s is already at step %d", workdir, start_step)
+        return _latest_eval_summary(workdir)
+    return eval_summary
+
+
+def _latest_eval_summary(workdir: str) -> dict[str, float]:
+    """The metrics of the last evaluation this workdir recorded ({} if none)."""
+    path = os.path.join(workdir, "eval_latest.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        saved = json.load(f)
+    return {k: v for k, v in saved.items() if k not in ("step", "confusion")}
+
+
+def run_evaluation(eval_step, state, source, config, mesh, class_names, writer, step, workdir) -> dict[str, float]:
+    started = time.perf_counter()
+    summary, confusion = evaluate(eval_step, state, source, config, mesh, class_names)
+    writer.write_scalars(step, {f"val/{k}": v for k, v in summary.items()})
+    image = render_confusion_matrix(confusion, class_names, title=f"validation, step {step}")
+    writer.write_image(step, "val/confusion_matrix", image)
+    writer.flush()
+    if jax.process_index() == 0:
+        Image.fromarray(image).save(os.path.join(workdir, "confusion_matrix.png"))
+        with open(os.path.join(workdir, "eval_latest.json"), "w") as f:
+            json.dump({"step": step, **summary, "confusion": confusion.tolist()}, f, indent=1)
+    log.info(
+        "eval at step %d: accuracy %.4f  macro-F1 %.4f  loss %.4f  (%d images, %.1f s)",
+        step, summary["accuracy"], summary["macro_f1"], summary["loss"], len(source), time.perf_counter() - started,
+    )
+    return summary

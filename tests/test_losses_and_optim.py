@@ -1,0 +1,84 @@
+"""Class weights, the weighted cross-entropy and the learning-rate schedules against direct computations."""
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import pytest
+
+from hmtl_jax.config_defaults import base_config
+from hmtl_jax.losses import class_weights_from_labels, emotion_loss
+from hmtl_jax.optim import create_learning_rate_schedule, create_optimizer
+
+AFFECTNET8_TRAIN_COUNTS = (74874, 134415, 25459, 14090, 6378, 3803, 24882, 3750)
+PAPER_WEIGHTS = (1.8, 1.0, 5.28, 9.54, 21.08, 35.34, 5.4, 35.85)
+
+
+def test_class_weights_reproduce_the_papers_affectnet_weights():
+    labels = np.repeat(np.arange(8), AFFECTNET8_TRAIN_COUNTS)
+    weights = class_weights_from_labels(labels, 8)
+    np.testing.assert_allclose(weights, PAPER_WEIGHTS, atol=0.01)
+
+
+def test_class_weights_refuse_a_missing_class():
+    with pytest.raises(ValueError, match=r"classes \[2\]"):
+        class_weights_from_labels(np.array([0, 1, 1]), 3)
+
+
+def test_weighted_smoothed_cross_entropy_matches_numpy():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)).astype(np.float32)
+    labels = np.array([0, 1, 2, 3, 1, 0])
+    weights = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    smoothing = 0.1
+    targets = np.eye(4)[labels] * (1 - smoothing) + smoothing / 4
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    expected = np.mean(weights[labels] * -(targets * log_probs).sum(-1))
+    got = emotion_loss(jnp.asarray(logits), jnp.asarray(labels), class_weights=jnp.asarray(weights), label_smoothing=smoothing)
+    assert float(got) == pytest.approx(expected, rel=1e-5)
+
+
+def _config(**schedule):
+    config = base_config()
+    config.optimizer.learning_rate = 1e-3
+    config.schedule.update(schedule)
+    return config
+
+
+def test_step_schedule_divides_by_ten_at_epochs_15_and_40():
+    lr = create_learning_rate_schedule(_config(name="step", decay_epochs=(15, 40)), steps_per_epoch=10, total_steps=800)
+    assert float(lr(149)) == pytest.approx(1e-3)
+    assert float(lr(151)) == pytest.approx(1e-4)
+    assert float(lr(401)) == pytest.approx(1e-5)
+
+
+def test_warmup_then_cosine():
+    lr = create_learning_rate_schedule(_config(name="cosine", warmup_epochs=5), steps_per_epoch=10, total_steps=1000)
+    assert float(lr(0)) == 0.0
+    assert float(lr(25)) == pytest.approx(0.5e-3)
+    assert float(lr(50)) == pytest.approx(1e-3)
+    assert float(lr(1000)) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["adamw", "sgd", "adabelief"])
+def test_each_optimizer_reduces_a_quadratic(name):
+    config = _config(name="constant")
+    config.optimizer.name = name
+    config.optimizer.learning_rate = 0.05
+    config.optimizer.weight_decay = 1e-4
+    tx, _ = create_optimizer(config, steps_per_epoch=1, total_steps=100)
+    params = {"w": jnp.array([3.0, -2.0])}
+    state = tx.init(params)
+    loss = lambda p: jnp.sum(p["w"] ** 2)  # noqa: E731
+    for _ in range(50):
+        grads = jax.grad(loss)(params)
+        updates, state = tx.update(grads, state, params)
+        params = jax.tree.map(lambda p, u: p + u, params, updates)
+    assert float(loss(params)) < 0.5 * 13.0
+
+
+def test_unknown_optimizer_is_a_clear_error():
+    config = _config(name="constant")
+    config.optimizer.name = "lamb"
+    with pytest.raises(ValueError, match="adamw"):
+        create_optimizer(config, 1, 1)

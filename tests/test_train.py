@@ -1,0 +1,119 @@
+"""The trainer end to end on tiny synthetic faces: outputs, resumption, and clear errors for bad setups."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from hmtl_jax.train import train_and_evaluate
+from tests.helpers import tiny_config
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    """One persistent compilation cache for the module: later runs of the same step skip compilation."""
+    return str(tmp_path_factory.mktemp("xla_cache"))
+
+
+def _records(workdir):
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def _saved_state(workdir, step):
+    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    manager.close()
+    return restored["state"]
+
+
+@pytest.mark.slow
+def test_a_run_writes_metrics_images_and_checkpoints(tmp_path, cache_dir):
+    workdir = str(tmp_path / "run")
+    summary = train_and_evaluate(tiny_config(cache_dir), workdir)
+    assert 0.0 <= summary["accuracy"] <= 1.0 and "macro_f1" in summary and "accuracy_contempt" in summary
+    records = _records(workdir)
+    assert records[-1]["step"] == 8  # 64 records / batch 16 = 4 steps per epoch, 2 epochs
+    assert any("train/loss" in r for r in records) and any("val/macro_f1" in r for r in records)
+    assert any("perf/steps_per_sec" in r for r in records)
+    assert os.path.exists(os.path.join(workdir, "confusion_matrix.png"))
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(os.path.join(workdir, "tensorboard")))
+    latest = json.load(open(os.path.join(workdir, "eval_latest.json")))
+    assert np.sum(latest["confusion"]) == 24  # every validation image counted once, padding excluded
+    assert 8 in ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).all_steps()
+
+
+@pytest.mark.slow
+def test_stopping_and_resuming_gives_the_same_state_as_not_stopping(tmp_path, cache_dir):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    final_straight = train_and_evaluate(tiny_config(cache_dir), straight)
+    # Stop after step 3 (mid-epoch, not on the checkpoint interval), then rerun the same command to the end.
+    train_and_evaluate(tiny_config(cache_dir, stop_at_step=3), resumed)
+    assert 3 in ocp.CheckpointManager(os.path.join(resumed, "checkpoints")).all_steps()
+    final_resumed = train_and_evaluate(tiny_config(cache_dir), resumed)
+
+    a, b = _saved_state(straight, 8), _saved_state(resumed, 8)
+    flat_a, flat_b = ocp.tree.to_flat_dict(a), ocp.tree.to_flat_dict(b)
+    assert flat_a.keys() == flat_b.keys()
+    for key in flat_a:
+        np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
+    assert final_straight == final_resumed
+    # The train losses logged after the restart are those of the uninterrupted run: same batches, same state.
+    losses = lambda workdir: {r["step"]: r["train/loss"] for r in _records(workdir) if "train/loss" in r}  # noqa: E731
+    assert losses(straight)[8] == losses(resumed)[8]
+
+
+@pytest.mark.slow
+def test_rerunning_a_finished_run_trains_no_further(tmp_path, cache_dir):
+    workdir = str(tmp_path / "done")
+    first = train_and_evaluate(tiny_config(cache_dir, num_epochs=1), workdir)
+    lines = len(_records(workdir))
+    again = train_and_evaluate(tiny_config(cache_dir, num_epochs=1), workdir)
+    assert again == first
+    assert len(_records(workdir)) == lines
+
+
+def test_batch_size_not_divisible_by_devices_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"batch_size=12 must be a positive multiple of the number of devices \(8\)"):
+        train_and_evaluate(tiny_config(batch_size=12), str(tmp_path))
+
+
+def test_unwritable_workdir_is_refused(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    with pytest.raises(PermissionError, match="cannot be written"):
+        train_and_evaluate(tiny_config(), str(blocker / "workdir"))
+
+
+def test_unknown_model_name_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="model.name='resnet_huge'"):
+        train_and_evaluate(tiny_config(**{"model.name": "resnet_huge"}), str(tmp_path))
+
+
+def test_affectnet_config_without_data_says_what_it_needs(tmp_path):
+    sys.path.insert(0, os.path.join(REPO, "configs"))
+    try:
+        import affectnet_sl
+    finally:
+        sys.path.pop(0)
+    config = affectnet_sl.get_config()
+    config.batch_size = 32
+    config.data.data_dir = str(tmp_path / "nothing_here")
+    with pytest.raises(FileNotFoundError, match=r"(?s)AffectNet.*training\.csv.*nothing_here"):
+        train_and_evaluate(config, str(tmp_path / "workdir"))
+
+
+def test_command_line_rejects_an_unknown_config_key(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "hmtl_jax.main", "--config=configs/demo.py", f"--workdir={tmp_path}",
+         "--config.optimizer.learnig_rate=0.1"],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode != 0
+    assert "learnig_rate" in result.stderr

@@ -1,0 +1,101 @@
+"""The jitted step on a mesh of 8 (simulated) devices computes what it computes on one device."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hmtl_jax import sharding, steps
+from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.optim import create_optimizer
+from tests.helpers import tiny_config
+
+
+def _batch(n=16, size=32, seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        "label": rng.integers(0, 8, n).astype(np.int32),
+    }
+
+
+def _setup(config, devices):
+    mesh = sharding.create_mesh(devices)
+    tx, _ = create_optimizer(config, steps_per_epoch=4, total_steps=8)
+    init = lambda rng: create_train_state(config, 8, tx, rng)  # noqa: E731
+    abstract = jax.eval_shape(init, jax.random.key(0))
+    state_sh = sharding.state_shardings(abstract, mesh, config.sharding.strategy)
+    state = jax.jit(init, out_shardings=state_sh)(jax.random.key(0))
+    return mesh, tx, state, state_sh
+
+
+def _loss_and_grads_on(devices, config, batch):
+    mesh, _, state, state_sh = _setup(config, devices)
+    graphdef = model_graphdef(config, 8)
+    fn = jax.jit(
+        lambda s, b: steps.loss_and_grads(
+            graphdef, s.params, s.batch_stats, b, jax.random.key(1),
+            dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1,
+        ),
+        in_shardings=(state_sh, sharding.batch_sharding(mesh)),
+    )
+    (loss, (logits, stats)), grads = fn(state, sharding.make_global_batch(batch, mesh))
+    return jax.device_get((loss, logits, stats, grads))
+
+
+def test_eight_devices_give_the_same_loss_and_gradients_as_one():
+    assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
+    config = tiny_config()
+    batch = _batch()
+    one = _loss_and_grads_on(jax.devices()[:1], config, batch)
+    eight = _loss_and_grads_on(jax.devices(), config, batch)
+    np.testing.assert_allclose(one[0], eight[0], rtol=1e-5)
+    np.testing.assert_allclose(one[1], eight[1], rtol=1e-4, atol=1e-5)
+    # BatchNorm statistics are over the global batch on both: the running averages agree.
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), one[2], eight[2])
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-6), one[3], eight[3])
+    grad_norm = np.sqrt(sum(float(np.sum(g**2)) for g in jax.tree.leaves(one[3])))
+    assert grad_norm > 0
+
+
+@pytest.mark.parametrize("strategy", ["data", "fsdp"])
+def test_train_steps_on_eight_devices_match_one_device(strategy):
+    config = tiny_config(**{"sharding.strategy": strategy})
+    results = []
+    for devices in (jax.devices()[:1], jax.devices()):
+        mesh, tx, state, state_sh = _setup(config, devices)
+        step = steps.jit_train_step(
+            model_graphdef(config, 8), tx, compute_dtype(config), None, 0.0, state_sh, sharding.batch_sharding(mesh)
+        )
+        losses = []
+        for i in range(3):
+            state, metrics = step(state, sharding.make_global_batch(_batch(seed=i), mesh))
+            losses.append(float(metrics.compute()["loss"]))
+        results.append((losses, jax.device_get(state.params)))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5), results[0][1], results[1][1])
+
+
+def test_fsdp_shards_large_parameters_over_the_mesh():
+    config = tiny_config(**{"sharding.strategy": "fsdp"})
+    _, _, state, _ = _setup(config, jax.devices())
+    shard_counts = [
+        len({tuple((i.start, i.stop) for i in shard.index) for shard in leaf.addressable_shards})
+        for leaf in jax.tree.leaves(state.params)
+    ]
+    assert max(shard_counts) == 8, "the largest parameters should be split over 8 devices"
+
+
+def test_bf16_step_keeps_fp32_parameters_and_learns():
+    config = tiny_config(half_precision=True)
+    mesh, tx, state, state_sh = _setup(config, jax.devices())
+    step = steps.jit_train_step(
+        model_graphdef(config, 8), tx, compute_dtype(config), None, 0.0, state_sh, sharding.batch_sharding(mesh)
+    )
+    batch = sharding.make_global_batch(_batch(), mesh)
+    losses = []
+    for _ in range(8):
+        state, metrics = step(state, batch)
+        losses.append(float(metrics.compute()["loss"]))
+    assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state.params))
+    assert losses[-1] < losses[0], f"overfitting one batch should lower the loss: {losses}"
