@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from hmtl_jax.data.synthetic_faces import CLASS_NAMES, SyntheticFaces
 
-C_VALUES = (1e-4, 1e-3, 1e-2)  # inverse L2 strength; with ~12k raw-pixel features, strong regularisation wins
+C_VALUES = (1e-5, 1e-4, 1e-3)  # inverse L2 strength; on ~12k raw-pixel features the best was 1e-4 (bracketed)
 HOLDOUT_FRACTION = 0.2  # share of train used to pick C
 
 
@@ -63,6 +65,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2, help="processes that render the images")
     args = parser.parse_args()
+    # 300 L-BFGS iterations leave the weakly regularised fits a little short of convergence; more iterations
+    # change the held-out accuracy by well under a point and multiply the run time.
+    warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
     start = time.perf_counter()
     x_train, y_train = load_pixels("train", args.train, args.size, args.seed, args.workers)
