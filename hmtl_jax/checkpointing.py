@@ -26,9 +26,6 @@ class Checkpointer:
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=True),
         )
 
-    def latest_step(self) -> int | None:
-        return self.manager.latest_step()
-
     def restore(self, abstract_state, data_iterator: grain.DatasetIterator):
         """The latest checkpoint's state (laid out as `abstract_state`'s shardings) and advance `data_iterator` to it.
 

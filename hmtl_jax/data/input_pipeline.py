@@ -49,10 +49,6 @@ def create_train_iterator(
     return iter(_to_iter(ds, config))
 
 
-def num_eval_batches(num_records: int, global_batch_size: int) -> int:
-    return math.ceil(num_records / global_batch_size)
-
-
 def iterate_eval_batches(source, config: ml_collections.ConfigDict) -> Iterator[dict[str, np.ndarray]]:
     """Every validation record exactly once, in padded batches with a `mask` (1 = real, 0 = padding).
 
@@ -62,7 +58,7 @@ def iterate_eval_batches(source, config: ml_collections.ConfigDict) -> Iterator[
     local_batch_size = config.batch_size // jax.process_count()
     ds = grain.MapDataset.source(source).map(EvalPreprocess(config.data.image_size, config.input.eval_crop_fraction))
     ds = _process_slice(ds).batch(local_batch_size, drop_remainder=False)
-    total = num_eval_batches(len(source), config.batch_size)
+    total = math.ceil(len(source) / config.batch_size)
     produced = 0
     for batch in _to_iter(ds, config):
         yield _pad_batch(batch, local_batch_size)
