@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from hmtl_jax.config_defaults import base_config
+from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS
 from hmtl_jax.losses import class_weights_from_labels, emotion_loss
 from hmtl_jax.optim import create_learning_rate_schedule, create_optimizer
 
-AFFECTNET8_TRAIN_COUNTS = (74874, 134415, 25459, 14090, 6378, 3803, 24882, 3750)
 PAPER_WEIGHTS = (1.8, 1.0, 5.28, 9.54, 21.08, 35.34, 5.4, 35.85)
 
 

@@ -6,7 +6,8 @@ import os
 
 import ml_collections
 
-AFFECTNET8_CLASS_NAMES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
+from hmtl_jax.data.affectnet_labels import CLASS_NAMES
+
 DATASETS = ("synthetic_faces", "affectnet")
 
 
@@ -22,7 +23,7 @@ def create_sources(data: ml_collections.ConfigDict):
         kwargs = dict(image_size=data.image_size, seed=data.seed)
         train = SyntheticFaces("train", data.train_size, long_tailed=data.long_tailed, **kwargs)
         validation = SyntheticFaces("validation", data.validation_size, **kwargs)
-        return train, validation, AFFECTNET8_CLASS_NAMES
+        return train, validation, CLASS_NAMES
     if data.name == "affectnet":
         raise FileNotFoundError(_missing_affectnet_message(data.data_dir))
     raise ValueError(f"config.data.name must be one of {DATASETS}, got {data.name!r}")

@@ -25,10 +25,8 @@ import math
 import numpy as np
 
 from hmtl_jax.data import face_renderer as fr
+from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS, CLASS_NAMES
 
-CLASS_NAMES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
-# AffectNet manually annotated training set, expression codes 0-7 (the order of CLASS_NAMES).
-AFFECTNET8_TRAIN_COUNTS = (74874, 134415, 25459, 14090, 6378, 3803, 24882, 3750)
 SPLITS = {"train": 0, "validation": 1}
 _IMAGE_STREAM, _LABEL_STREAM = 0x1A6E, 0x1AB3  # first word of the seed: images and labels never share a stream
 
