@@ -6,32 +6,14 @@ Hardware:  one GPU or more (bf16). Data: AffectNet official release, prepared to
            the run stops at start with a message saying what data it needs).
 Expected:  the paper reports 60.34 % AffectNet-8 validation accuracy (= balanced accuracy, 500 images per class).
            Not yet reproduced here.
-Settings from the paper's code: AdaBelief lr 1e-3, batch 32, 80 epochs, /10 at epochs 15 and 40, class weights
-majority/count, dropout 0.3, weak augmentation, pixels in [0, 1], no weight decay, no label smoothing.
+Settings (hmtl_jax/recipes.py, affectnet_base): the paper's code: AdaBelief lr 1e-3, batch 32, 80 epochs, /10 at
+epochs 15 and 40, class weights majority/count, dropout 0.3, weak augmentation, pixels in [0, 1], no weight decay.
 """
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.recipes import affectnet_base
 
 
 def get_config():
-    c = base_config()
-    c.data.name = "affectnet"
-    c.data.data_dir = "~/tensorflow_datasets"
-    c.data.image_size = 224
-    c.input.augment = "weak"
-    c.input.flip = False
-    c.input.worker_count = 8
-    c.model.name = "efficientnet_b0"
-    c.model.dropout_rate = 0.3
-    c.loss.class_weights = True
-    c.optimizer.name = "adabelief"
-    c.optimizer.learning_rate = 1e-3
-    c.schedule.name = "step"
-    c.schedule.decay_epochs = (15, 40)
-    c.schedule.decay_factor = 0.1
-    c.batch_size = 32
-    c.num_epochs = 80
-    c.half_precision = True
-    c.checkpoint_every_steps = 2000
+    c = affectnet_base()
     c.lock()
     return c

@@ -19,6 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.validation_size = 2000  # synthetic_faces only: balanced, multiple of 8 recommended
     c.data.long_tailed = False  # synthetic_faces only: AffectNet's long-tailed train class distribution
     c.data.seed = 0  # synthetic_faces only: which faces are drawn
+    c.data.in_memory = False  # synthetic_faces only: render every face once at start (for many epochs of few faces)
 
     c.input = ml_collections.ConfigDict()
     c.input.augment = "weak"  # none | weak | strong (DESIGN.md §2)
@@ -33,8 +34,46 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dropout_rate = 0.3  # before the emotion head, as the paper's code
 
     c.loss = ml_collections.ConfigDict()
+    c.loss.emotion_weight = 1.0  # w_fer in  total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perc)
     c.loss.class_weights = False  # the paper's majority/count weights, computed from the train labels
     c.loss.label_smoothing = 0.0
+
+    # Self-supervised auxiliary tasks (HMTL). A task with weight 0 is not built at all: no head, no extra compute.
+    c.pretext = ml_collections.ConfigDict()
+    # Which image the emotion head classifies during training: "pretext" = the puzzled/masked view, in the same
+    # forward pass (the paper's code); "clean" = the clean image, in the same jitted pass over a batch twice as large.
+    c.pretext.emotion_view = "pretext"
+    # With both tasks on: "compose" = every image is puzzled, then masked (one view; the decoder repaints the
+    # puzzled image); "split" = even rows of the batch are puzzled, odd rows masked (each task sees half the batch).
+    c.pretext.combine = "compose"
+
+    c.jigsaw = ml_collections.ConfigDict()
+    c.jigsaw.weight = 0.0
+    c.jigsaw.grid = 3  # grid x grid tiles; the image size must be divisible by it
+    c.jigsaw.target = "permutation"  # permutation (index in a fixed set) | per_tile (the paper's code: N*N heads)
+    c.jigsaw.permutations = "hamming"  # hamming (greedy max-Hamming set) | uniform (all (N*N)!; per_tile only)
+    c.jigsaw.num_permutations = 100  # size of the Hamming set
+    c.jigsaw.permutation_seed = 0  # the set is a function of (grid, num_permutations, seed); saved in the workdir
+    c.jigsaw.dropout_rate = 0.2  # on the pooled features before the jigsaw head, as the paper's SSL branch
+
+    c.inpaint = ml_collections.ConfigDict()
+    c.inpaint.weight = 0.0
+    c.inpaint.mask_shape = "rectangles"  # rectangles | grid | face_bands (see hmtl_jax/pretext/masks.py)
+    c.inpaint.mask_ratio = 0.25  # fraction of the image masked
+    c.inpaint.mask_count = 1  # rectangles or bands per image
+    c.inpaint.grid_cells = 4  # grid only: cells per side
+    c.inpaint.face_lines = (0.40, 0.68)  # face_bands only: eye and mouth heights, as fractions of the image height
+    c.inpaint.band_jitter = 0.05  # face_bands only: random shift of a band's centre, fraction of the height
+    c.inpaint.fill = "noise"  # value | noise: what replaces masked pixels
+    c.inpaint.fill_value = 0.5  # fill=value only, in [0, 1]
+    c.inpaint.decoder_width = 64  # channels of the decoder's first level; halved at each finer level
+    c.inpaint.skip_connections = True  # add the backbone's finer feature maps into the decoder
+    c.inpaint.pixel_loss = "l1"  # l1 | l2
+    c.inpaint.loss_region = "masked"  # masked (only the repainted pixels) | whole (every pixel)
+    c.inpaint.perceptual_network = "none"  # none | vgg16 (frozen, weights from perceptual_weights)
+    c.inpaint.perceptual_weights = ""  # torchvision vgg16 state dict (.pth) or .safetensors, e.g. vgg16-397923af.pth
+    c.inpaint.perceptual_layers = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    c.inpaint.perceptual_weight = 1.0  # lambda: L1 distance of VGG features, summed over the layers
 
     c.optimizer = ml_collections.ConfigDict()
     c.optimizer.name = "adabelief"  # adamw | sgd | adabelief
@@ -61,6 +100,7 @@ def base_config() -> ml_collections.ConfigDict:
 
     c.log_every_steps = 50
     c.eval_every_epochs = 1
+    c.preview_images = 8  # clean / pretext view / reconstruction grid at every evaluation (0 = none)
     c.checkpoint_every_steps = 1000  # also at every evaluation and at the end
     c.keep_checkpoints = 3
     c.stop_at_step = 0  # end this run after this step (a checkpoint is written); 0 = train to the end

@@ -36,12 +36,6 @@ class ConfusionMatrix(metrics.Metric):
 
 
 @flax.struct.dataclass
-class TrainMetrics(metrics.Collection):
-    loss: metrics.Average.from_output("loss")
-    accuracy: metrics.Accuracy
-
-
-@flax.struct.dataclass
 class EvalMetrics(metrics.Collection):
     loss: metrics.Average.from_output("loss")
     confusion: ConfusionMatrix

@@ -10,8 +10,11 @@ import ml_collections
 
 from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.sources import DATASETS
-from hmtl_jax.models import MODEL_NAMES
+from hmtl_jax.models import MODEL_NAMES, vgg16
 from hmtl_jax.optim import OPTIMIZERS, SCHEDULES
+from hmtl_jax.pretext import jigsaw, masks
+from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
+from hmtl_jax.pretext.views import COMBINES, EMOTION_VIEWS
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -23,6 +26,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "optimizer.name": (config.optimizer.name, OPTIMIZERS),
         "schedule.name": (config.schedule.name, SCHEDULES),
         "sharding.strategy": (config.sharding.strategy, ("data", "fsdp")),
+        "pretext.emotion_view": (config.pretext.emotion_view, EMOTION_VIEWS),
+        "pretext.combine": (config.pretext.combine, COMBINES),
+        "jigsaw.target": (config.jigsaw.target, jigsaw.TARGETS),
+        "jigsaw.permutations": (config.jigsaw.permutations, jigsaw.PERMUTATION_SOURCES),
+        "inpaint.fill": (config.inpaint.fill, masks.FILLS),
+        "inpaint.pixel_loss": (config.inpaint.pixel_loss, PIXEL_LOSSES),
+        "inpaint.loss_region": (config.inpaint.loss_region, LOSS_REGIONS),
+        "inpaint.perceptual_network": (config.inpaint.perceptual_network, ("none", "vgg16")),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -40,6 +51,33 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.num_epochs={config.num_epochs} must be positive")
     if not 0.0 < config.input.eval_crop_fraction <= 1.0:
         raise ValueError(f"config.input.eval_crop_fraction={config.input.eval_crop_fraction} must be in (0, 1]")
+    check_task_config(config)
+
+
+def check_task_config(config: ml_collections.ConfigDict) -> None:
+    """The loss weights and the settings of each pretext task that is on."""
+    weights = {"loss.emotion_weight": config.loss.emotion_weight, "jigsaw.weight": config.jigsaw.weight,
+               "inpaint.weight": config.inpaint.weight}
+    for key, value in weights.items():
+        if value < 0:
+            raise ValueError(f"config.{key}={value} must be >= 0")
+    if not any(weights.values()):
+        raise ValueError("every loss weight is 0: set config.loss.emotion_weight, jigsaw.weight or inpaint.weight")
+    if config.jigsaw.weight > 0:
+        jigsaw.check_grid(config.data.image_size, config.jigsaw.grid)
+        if config.jigsaw.permutations == "uniform" and config.jigsaw.target == "permutation":
+            raise ValueError(
+                "config.jigsaw.permutations='uniform' draws from all permutations, which have no index to predict: "
+                "use it with config.jigsaw.target='per_tile', or keep permutations='hamming'"
+            )
+        if config.jigsaw.permutations == "hamming":
+            jigsaw.check_set_size(config.jigsaw.grid, config.jigsaw.num_permutations)
+    if config.inpaint.weight > 0:
+        inpaint = config.inpaint
+        masks.check_mask_config(inpaint.mask_shape, inpaint.mask_ratio, inpaint.mask_count, inpaint.face_lines)
+        if inpaint.perceptual_network == "vgg16":
+            vgg16.check_layers(inpaint.perceptual_layers)
+            vgg16.check_weights_file(inpaint.perceptual_weights)
 
 
 def check_workdir(workdir: str) -> str:

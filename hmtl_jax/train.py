@@ -6,13 +6,13 @@ step, PRNG key and the Grain iterator position), so a run that stopped, for any 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import time
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 from PIL import Image
@@ -25,9 +25,10 @@ from hmtl_jax.data.sources import create_sources
 from hmtl_jax.losses import class_weights_from_labels
 from hmtl_jax.metric_writer import MetricWriter, ProgressReporter
 from hmtl_jax.metrics import summarize_confusion
-from hmtl_jax.optim import create_optimizer
+from hmtl_jax.pretext.preview_image import render_pretext_grid
+from hmtl_jax.pretext.views import permutation_set
 from hmtl_jax.setup_checks import check_config, check_workdir, enable_compilation_cache
-from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.training_program import TrainingProgram, build_training_program
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +57,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         raise ValueError(f"{len(train_source)} train records do not fill one batch of {config.batch_size}")
     total_steps = steps_per_epoch * config.num_epochs
     eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
-    tx, learning_rate = create_optimizer(config, steps_per_epoch, total_steps)
     class_weights = (
-        jnp.asarray(class_weights_from_labels(train_source.labels(), len(class_names)))
-        if config.loss.class_weights else None
+        class_weights_from_labels(train_source.labels(), len(class_names)) if config.loss.class_weights else None
     )
-
-    # The state is created by a jitted function whose outputs already have their final shardings.
-    graphdef = model_graphdef(config, len(class_names))
-    init = lambda rng: create_train_state(config, len(class_names), tx, rng)  # noqa: E731
-    abstract_state = jax.eval_shape(init, jax.random.key(config.seed))
-    state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
-    batch_sharding = sharding.batch_sharding(mesh)
+    program = build_training_program(
+        config, mesh, len(class_names), steps_per_epoch, class_weights, _saved_permutation_set(config, workdir)
+    )
 
     train_iter = create_train_iterator(train_source, config, config.num_epochs)
     checkpointer = Checkpointer(workdir, every_steps=config.checkpoint_every_steps, max_to_keep=config.keep_checkpoints)
-    state = checkpointer.restore(abstract_with_shardings(abstract_state, state_shardings), train_iter)
+    state = checkpointer.restore(
+        abstract_with_shardings(program.abstract_state, program.state_shardings), train_iter
+    )
     if state is None:
-        state = jax.jit(init, out_shardings=state_shardings)(jax.random.key(config.seed))
+        state = program.init(jax.random.key(config.seed))
         with open(os.path.join(workdir, "config.json"), "w") as f:
             f.write(config.to_json_best_effort(indent=2))
     start_step = int(state.step)
 
-    dtype = compute_dtype(config)
-    train_step = steps.jit_train_step(
-        graphdef, tx, dtype, class_weights, config.loss.label_smoothing, state_shardings, batch_sharding
-    )
-    eval_step = steps.jit_eval_step(graphdef, dtype, state_shardings, batch_sharding)
+    train_step, eval_step, frozen = program.train_step, program.eval_step, program.frozen
+    preview = _pretext_preview(config, program, val_source)
 
     writer = MetricWriter(workdir)
     progress = ProgressReporter(total_steps, config.batch_size)
@@ -97,20 +91,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     progress.start(start_step)
     for step in range(start_step + 1, last_step + 1):
         batch = sharding.make_global_batch(next(train_iter), mesh)
-        state, step_metrics = train_step(state, batch)
+        state, step_metrics = train_step(state, batch, frozen)
         train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
         if step == start_step + 1:
             progress.start(step)  # the first step includes compilation: keep it out of the speed figures
 
         if step % config.log_every_steps == 0 or step == last_step:
             scalars = {f"train/{k}": float(v) for k, v in train_metrics.compute().items()}
-            scalars["train/learning_rate"] = float(learning_rate(step))
+            scalars["train/learning_rate"] = float(program.learning_rate(step))
             scalars.update(progress.report(step, scalars))
             writer.write_scalars(step, scalars)
             train_metrics = None
 
         if step % eval_every == 0 or step == total_steps:
             eval_summary = run_evaluation(eval_step, state, val_source, config, mesh, class_names, writer, step, workdir)
+            if preview is not None:
+                write_pretext_preview(preview(state), writer, step, workdir)
             checkpointer.maybe_save(step, state, train_iter, force=True)
         else:
             checkpointer.maybe_save(step, state, train_iter, force=step == last_step)
@@ -122,6 +118,44 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         log.info("Nothing to train: the checkpoint in %s is already at step %d", workdir, start_step)
         return _latest_eval_summary(workdir)
     return eval_summary
+
+
+def _saved_permutation_set(config: ml_collections.ConfigDict, workdir: str) -> np.ndarray | None:
+    """The jigsaw permutation set, written to `<workdir>/jigsaw_permutations.txt` (one permutation of the row-major
+    tile indices per line; line k is class k). A resumed run checks it still draws the same set."""
+    perms = permutation_set(config)
+    if perms is None:
+        return None
+    path = os.path.join(workdir, "jigsaw_permutations.txt")
+    if os.path.exists(path):
+        saved = np.loadtxt(path, dtype=np.int32, ndmin=2)
+        if saved.shape != perms.shape or np.any(saved != perms):
+            raise ValueError(
+                f"{path} holds another permutation set than config.jigsaw asks for: the jigsaw head of this "
+                "checkpoint was trained on those classes. Use a new --workdir, or the jigsaw settings of the run."
+            )
+    elif jax.process_index() == 0:
+        np.savetxt(path, perms, fmt="%d")
+    return perms
+
+
+def _pretext_preview(config, program: TrainingProgram, val_source):
+    """A function state -> preview arrays for the first `config.preview_images` validation faces, with fixed
+    puzzles and masks so successive pictures are comparable; None when no pretext task is on."""
+    count = min(config.preview_images, len(val_source))
+    if not program.setup.pretext.active or count <= 0:
+        return None
+    images = np.stack([val_source[i]["image"] for i in range(count)])
+    preview = jax.jit(functools.partial(steps.pretext_preview, graphdef=program.graphdef, setup=program.setup))
+    key = jax.random.key(config.seed + 1)
+    return lambda state: jax.device_get(preview(state, images, key))
+
+
+def write_pretext_preview(arrays, writer: MetricWriter, step: int, workdir: str) -> None:
+    picture = render_pretext_grid(arrays)
+    writer.write_image(step, "train/pretext_views", picture)
+    if jax.process_index() == 0:
+        Image.fromarray(picture).save(os.path.join(workdir, "pretext_views.png"))
 
 
 def _latest_eval_summary(workdir: str) -> dict[str, float]:

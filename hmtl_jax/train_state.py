@@ -14,6 +14,7 @@ import optax
 from flax import nnx
 
 from hmtl_jax.models import create_model
+from hmtl_jax.models.pretext_heads import InpaintDecoder, JigsawHead
 
 
 @flax.struct.dataclass
@@ -30,15 +31,28 @@ def compute_dtype(config: ml_collections.ConfigDict):
     return jnp.bfloat16 if config.half_precision else jnp.float32
 
 
+def jigsaw_output_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
+    """(P,) logits over the permutation set, or (N*N, N*N): which original tile sits at each position."""
+    tiles = config.jigsaw.grid ** 2
+    return (config.jigsaw.num_permutations,) if config.jigsaw.target == "permutation" else (tiles, tiles)
+
+
 def build_model(config: ml_collections.ConfigDict, num_classes: int, rng: jax.Array) -> nnx.Module:
-    return create_model(
-        config.model.name,
-        num_classes=num_classes,
-        dropout_rate=config.model.dropout_rate,
-        dtype=compute_dtype(config),
-        param_dtype=jnp.float32,
-        rngs=nnx.Rngs(params=rng),
+    """The backbone and emotion head, plus the head of each pretext task whose weight is above 0."""
+    rngs = nnx.Rngs(params=rng)
+    common = dict(dtype=compute_dtype(config), param_dtype=jnp.float32, rngs=rngs)
+    model = create_model(
+        config.model.name, num_classes=num_classes, dropout_rate=config.model.dropout_rate, **common
     )
+    if config.jigsaw.weight > 0:
+        model.jigsaw = JigsawHead(
+            model.backbone.num_features, jigsaw_output_shape(config), config.jigsaw.dropout_rate, **common
+        )
+    if config.inpaint.weight > 0:
+        model.decoder = InpaintDecoder(
+            model.backbone.feature_channels, config.inpaint.decoder_width, config.inpaint.skip_connections, **common
+        )
+    return model
 
 
 def model_graphdef(config: ml_collections.ConfigDict, num_classes: int) -> nnx.GraphDef:

@@ -1,13 +1,13 @@
 """Metrics agree with a direct computation (scikit-learn) on known predictions, including padding masks."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
 
 from hmtl_jax.confusion_image import render_confusion_matrix
-from hmtl_jax.metrics import EvalMetrics, TrainMetrics, summarize_confusion
+from hmtl_jax.metrics import EvalMetrics, summarize_confusion
+from hmtl_jax.steps import train_metrics_class
 
 CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 
@@ -64,15 +64,20 @@ def test_macro_f1_counts_a_never_predicted_class_as_zero():
     assert summary["accuracy_happy"] == 0.0
 
 
-def test_train_metrics_average_loss_and_accuracy():
+def test_train_metrics_average_loss_accuracy_and_task_scalars():
     labels, logits = _random_predictions(1, 32)
-    metrics = TrainMetrics.single_from_model_output(
-        loss=jnp.asarray(0.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels)
-    ).merge(TrainMetrics.single_from_model_output(
-        loss=jnp.asarray(1.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels)
+    metrics_class = train_metrics_class(("emotion_loss", "jigsaw_accuracy"))
+    metrics = metrics_class.single_from_model_output(
+        loss=jnp.asarray(0.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels),
+        emotion_loss=jnp.asarray(0.25), jigsaw_accuracy=jnp.asarray(0.0),
+    ).merge(metrics_class.single_from_model_output(
+        loss=jnp.asarray(1.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels),
+        emotion_loss=jnp.asarray(0.75), jigsaw_accuracy=jnp.asarray(1.0),
     ))
     computed = metrics.compute()
     assert computed["loss"] == pytest.approx(1.0)
+    assert computed["emotion_loss"] == pytest.approx(0.5)
+    assert computed["jigsaw_accuracy"] == pytest.approx(0.5)
     assert computed["accuracy"] == pytest.approx(accuracy_score(labels, logits.argmax(-1)))
 
 

@@ -34,12 +34,14 @@ def _loss_and_grads_on(devices, config, batch):
     graphdef = model_graphdef(config, 8)
     fn = jax.jit(
         lambda s, b: steps.loss_and_grads(
-            graphdef, s.params, s.batch_stats, b, jax.random.key(1),
-            dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1,
+            graphdef, s.params, s.batch_stats, b, jax.random.key(1), (),
+            steps.StepSetup(
+                dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1
+            ),
         ),
         in_shardings=(state_sh, sharding.batch_sharding(mesh)),
     )
-    (loss, (logits, stats)), grads = fn(state, sharding.make_global_batch(batch, mesh))
+    (loss, (logits, _, stats)), grads = fn(state, sharding.make_global_batch(batch, mesh))
     return jax.device_get((loss, logits, stats, grads))
 
 
@@ -65,11 +67,12 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     for devices in (jax.devices()[:1], jax.devices()):
         mesh, tx, state, state_sh = _setup(config, devices)
         step = steps.jit_train_step(
-            model_graphdef(config, 8), tx, compute_dtype(config), None, 0.0, state_sh, sharding.batch_sharding(mesh)
+            model_graphdef(config, 8), tx, steps.StepSetup.from_config(config, None, None), state_sh,
+            sharding.batch_sharding(mesh),
         )
         losses = []
         for i in range(3):
-            state, metrics = step(state, sharding.make_global_batch(_batch(seed=i), mesh))
+            state, metrics = step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
             losses.append(float(metrics.compute()["loss"]))
         results.append((losses, jax.device_get(state.params)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
@@ -90,12 +93,13 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
     mesh, tx, state, state_sh = _setup(config, jax.devices())
     step = steps.jit_train_step(
-        model_graphdef(config, 8), tx, compute_dtype(config), None, 0.0, state_sh, sharding.batch_sharding(mesh)
+        model_graphdef(config, 8), tx, steps.StepSetup.from_config(config, None, None), state_sh,
+        sharding.batch_sharding(mesh),
     )
     batch = sharding.make_global_batch(_batch(), mesh)
     losses = []
     for _ in range(8):
-        state, metrics = step(state, batch)
+        state, metrics = step(state, batch, ())
         losses.append(float(metrics.compute()["loss"]))
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state.params))
     assert losses[-1] < losses[0], f"overfitting one batch should lower the loss: {losses}"

@@ -23,6 +23,10 @@ def create_sources(data: ml_collections.ConfigDict):
         kwargs = dict(image_size=data.image_size, seed=data.seed)
         train = SyntheticFaces("train", data.train_size, long_tailed=data.long_tailed, **kwargs)
         validation = SyntheticFaces("validation", data.validation_size, **kwargs)
+        if data.in_memory:
+            from hmtl_jax.data.in_memory import InMemorySource
+
+            train, validation = InMemorySource(train), InMemorySource(validation)
         return train, validation, CLASS_NAMES
     if data.name == "affectnet":
         raise FileNotFoundError(_missing_affectnet_message(data.data_dir))

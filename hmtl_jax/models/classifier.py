@@ -14,9 +14,10 @@ from flax import nnx
 
 
 class Backbone(Protocol):
-    """What a head may rely on: the stage-end feature maps (NHWC, coarsest last) and the last one's channels."""
+    """What a head may rely on: the stage-end feature maps (NHWC, coarsest last), their channels, and the last one's."""
 
     num_features: int
+    feature_channels: tuple[int, ...]
 
     def __call__(self, x: jax.Array) -> list[jax.Array]: ...
 
@@ -40,11 +41,17 @@ class EmotionHead(nnx.Module):
 
 
 class Classifier(nnx.Module):
-    """`backbone` (image -> stage-end feature maps) + `head` (last feature map -> logits)."""
+    """`backbone` (image -> stage-end feature maps) + `head` (last feature map -> logits).
 
-    def __init__(self, backbone: Backbone, head: EmotionHead):
+    `jigsaw` and `decoder` are the self-supervised heads (models/pretext_heads.py), None unless their task is on.
+    Only the training step calls them."""
+
+    def __init__(self, backbone: Backbone, head: EmotionHead, *, jigsaw=None, decoder=None):
         self.backbone = backbone
         self.head = head
+        # nnx.data: these slots hold modules (state) even while None, so a head can be attached after construction.
+        self.jigsaw = nnx.data(jigsaw)
+        self.decoder = nnx.data(decoder)
 
     def features(self, images: jax.Array) -> list[jax.Array]:
         """Feature maps at the end of each backbone stage (NHWC, coarsest last)."""

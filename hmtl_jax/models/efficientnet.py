@@ -118,7 +118,8 @@ class EfficientNet(nnx.Module):
         in_features = round_channels(32, width_multiplier)
         self.stem = ConvBN(3, in_features, 3, strides=2, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common)
         stages = []
-        for expand_ratio, kernel, strides, channels, repeats in B0_STAGES:
+        feature_channels = []  # channels of each returned feature map, for the in-painting decoder
+        for stage_index, (expand_ratio, kernel, strides, channels, repeats) in enumerate(B0_STAGES):
             out_features = round_channels(channels, width_multiplier)
             blocks = []
             for index in range(math.ceil(repeats * depth_multiplier)):
@@ -134,8 +135,11 @@ class EfficientNet(nnx.Module):
                 )
                 in_features = out_features
             stages.append(nnx.List(blocks))
+            if stage_index in FEATURE_STAGES:
+                feature_channels.append(out_features)
         self.stages = nnx.List(stages)
         self.num_features = round_channels(1280, width_multiplier)  # channels of the last feature map
+        self.feature_channels = (*feature_channels, self.num_features)
         self.conv_head = ConvBN(
             in_features, self.num_features, 1, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common
         )

@@ -97,6 +97,7 @@ class ResNet(nnx.Module):
 
         stages = []
         in_features = stem_width
+        self.feature_channels = []  # channels of each stage-end feature map, for the in-painting decoder
         for stage_index, (size, width) in enumerate(zip(spec.stage_sizes, spec.widths, strict=True)):
             blocks = []
             for block_index in range(size):
@@ -105,7 +106,9 @@ class ResNet(nnx.Module):
                 blocks.append(spec.block(in_features, width, strides, **common))
                 in_features = width * spec.block.expansion
             stages.append(nnx.List(blocks))
+            self.feature_channels.append(in_features)
         self.stages = nnx.List(stages)
+        self.feature_channels = tuple(self.feature_channels)
         self.num_features = in_features  # channels of the last feature map, for the heads
 
     def __call__(self, x: jax.Array) -> list[jax.Array]:

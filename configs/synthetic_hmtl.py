@@ -1,0 +1,18 @@
+"""HMTL on the embedded synthetic faces: emotion + jigsaw + in-painting in one step (views composed: each face is
+puzzled, then masked; see docs/HMTL.md). Perceptual loss off, as synthetic_inpaint.py.
+
+Command:   python -m hmtl_jax.main --config=configs/synthetic_hmtl.py --workdir=workdirs/synthetic_hmtl
+           (20 % of the training data: add --config.data.train_size=1200)
+Hardware:  any CPU.
+Expected:  see docs/RESULTS.md (validation accuracy against synthetic_sl.py, 3 seeds, 100 % and 20 % of the data).
+"""
+
+from hmtl_jax.recipes import add_inpaint, add_puzzle, synthetic_base
+
+
+def get_config():
+    c = synthetic_base()
+    add_puzzle(c)
+    add_inpaint(c, perceptual=False)
+    c.lock()
+    return c

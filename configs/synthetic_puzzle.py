@@ -1,0 +1,16 @@
+"""SL + jigsaw puzzling on the embedded synthetic faces (3 x 3 tiles of 16 px, 100 Hamming-distant permutations).
+
+Command:   python -m hmtl_jax.main --config=configs/synthetic_puzzle.py --workdir=workdirs/synthetic_puzzle
+           (20 % of the training data: add --config.data.train_size=1200)
+Hardware:  any CPU.
+Expected:  see docs/RESULTS.md (validation accuracy against synthetic_sl.py, 3 seeds, 100 % and 20 % of the data).
+"""
+
+from hmtl_jax.recipes import add_puzzle, synthetic_base
+
+
+def get_config():
+    c = synthetic_base()
+    add_puzzle(c)
+    c.lock()
+    return c

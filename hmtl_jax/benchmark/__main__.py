@@ -1,0 +1,21 @@
+"""python -m hmtl_jax.benchmark <name> [args]: benchmarks that print a table of figures.
+
+  step_time   train-step time of several configs side by side (ratios to the first)
+"""
+
+import sys
+
+from hmtl_jax.benchmark import step_time
+
+BENCHMARKS = {"step_time": step_time.run}
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in BENCHMARKS:
+        print(__doc__)
+        sys.exit(2)
+    BENCHMARKS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Train-step time of several configs, side by side on this machine.
+
+    python -m hmtl_jax.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
+
+Times the jitted train step alone (the one training runs, from the same TrainingProgram) on a fixed random batch
+already on device, so the figure is the device's work, not the input pipeline's. The configs are timed in
+interleaved rounds (A B C A B C ...) and the median of each is reported with its ratio to the first config, so
+drift of a shared machine hits every config alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import jax
+import numpy as np
+
+from hmtl_jax import sharding
+from hmtl_jax.benchmark.config_files import load_config
+from hmtl_jax.pretext.views import permutation_set
+from hmtl_jax.setup_checks import check_config
+from hmtl_jax.training_program import build_training_program
+
+NUM_CLASSES = 8
+
+
+def _prepare(path: str, overrides: list[str], mesh):
+    config = load_config(path, overrides)
+    check_config(config)
+    program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
+    state = program.init(jax.random.key(0))
+    rng = np.random.default_rng(0)
+    size = config.data.image_size
+    batch = sharding.make_global_batch(
+        {
+            "image": rng.integers(0, 256, (config.batch_size, size, size, 3), dtype=np.uint8),
+            "label": rng.integers(0, NUM_CLASSES, config.batch_size).astype(np.int32),
+        },
+        mesh,
+    )
+    return config, program, state, batch
+
+
+def run(argv: list[str]) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.benchmark step_time", description=__doc__.split("\n")[0])
+    parser.add_argument("configs", nargs="+", help="config files; the first is the reference (ratio 1.00)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every config")
+    parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    mesh = sharding.create_mesh()
+    runs = []
+    for path in args.configs:
+        config, program, state, batch = _prepare(path, args.set, mesh)
+        started = time.perf_counter()
+        state, metrics = program.train_step(state, batch, program.frozen)  # compile
+        jax.block_until_ready(metrics)
+        runs.append(dict(path=path, config=config, program=program, state=state, batch=batch,
+                         compile_s=time.perf_counter() - started, times=[]))
+        print(f"compiled {path} in {runs[-1]['compile_s']:.1f} s", flush=True)
+
+    for round_index in range(args.rounds):
+        for run_ in runs:
+            state, program = run_["state"], run_["program"]
+            started = time.perf_counter()
+            for _ in range(args.steps):
+                state, metrics = program.train_step(state, run_["batch"], program.frozen)
+            jax.block_until_ready((state, metrics))
+            run_["times"].append((time.perf_counter() - started) / args.steps)
+            run_["state"] = state
+        print(f"round {round_index + 1}/{args.rounds} done", flush=True)
+
+    reference = statistics.median(runs[0]["times"])
+    rows = []
+    for run_ in runs:
+        median = statistics.median(run_["times"])
+        rows.append({
+            "config": run_["path"], "ms_per_step": 1e3 * median,
+            "images_per_s": run_["config"].batch_size / median, "ratio": median / reference,
+            "spread": (max(run_["times"]) - min(run_["times"])) / median,
+        })
+    device = jax.devices()[0]
+    print(f"\ntrain-step time on {jax.device_count()} x {device.device_kind} ({device.platform}), "
+          f"median of {args.rounds} rounds x {args.steps} steps")
+    print(f"{'config':<40} {'ms/step':>9} {'img/s':>8} {'vs first':>9} {'spread':>7}")
+    for row in rows:
+        print(f"{row['config']:<40} {row['ms_per_step']:>9.1f} {row['images_per_s']:>8.0f} "
+              f"{row['ratio']:>8.2f}x {100 * row['spread']:>6.0f}%")
+    return rows

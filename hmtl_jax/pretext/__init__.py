@@ -1,0 +1,1 @@
+"""Self-supervised pretext tasks built on device inside the train step: jigsaw puzzles and masks for in-painting."""

@@ -1,0 +1,104 @@
+"""The joint train step: each loss trains the shared backbone, zero weights give the SL step, and 8 devices
+compute what 1 device does."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hmtl_jax import sharding, steps
+from hmtl_jax.pretext.views import permutation_set
+from hmtl_jax.training_program import build_training_program
+from tests.helpers import tiny_config
+
+HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
+
+
+def _batch(seed=0, n=16, size=48):
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        "label": rng.integers(0, 8, n).astype(np.int32),
+    }
+
+
+def _program(config, devices=None):
+    mesh = sharding.create_mesh(devices)
+    program = build_training_program(config, mesh, 8, steps_per_epoch=4, class_weights=None,
+                                     permutation_set=permutation_set(config))
+    return mesh, program
+
+
+def _run_steps(config, count=2, devices=None):
+    mesh, program = _program(config, devices)
+    state = program.init(jax.random.key(0))
+    history = []
+    for i in range(count):
+        state, metrics = program.train_step(state, sharding.make_global_batch(_batch(i), mesh), program.frozen)
+        history.append({k: float(v) for k, v in metrics.compute().items()})
+    return jax.device_get(state), history
+
+
+def test_with_both_auxiliary_weights_zero_the_step_is_the_sl_step():
+    sl_state, sl_history = _run_steps(tiny_config(**{"data.image_size": 48}))
+    # Every pretext setting changed, only the weights at 0: nothing of the tasks may leak into the step.
+    off = tiny_config(**{
+        "data.image_size": 48, "jigsaw.weight": 0.0, "inpaint.weight": 0.0, "jigsaw.target": "per_tile",
+        "inpaint.mask_shape": "grid", "pretext.emotion_view": "clean", "pretext.combine": "split",
+    })
+    off_state, off_history = _run_steps(off)
+    assert [h["loss"] for h in off_history] == [h["loss"] for h in sl_history]
+    jax.tree.map(np.testing.assert_array_equal, off_state.params, sl_state.params)
+    jax.tree.map(np.testing.assert_array_equal, off_state.batch_stats, sl_state.batch_stats)
+
+
+def _backbone_grad_norm(config, batch_seed=0):
+    mesh, program = _program(config, jax.devices()[:1])
+    state = program.init(jax.random.key(0))
+    (loss, (_, scalars, _)), grads = jax.jit(
+        lambda s, b: steps.loss_and_grads(program.graphdef, s.params, s.batch_stats, b, jax.random.key(1),
+                                          program.frozen, program.setup)
+    )(state, sharding.make_global_batch(_batch(batch_seed), mesh))
+    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads["backbone"]))))
+    return norm, {k: float(v) for k, v in scalars.items()}, grads
+
+
+@pytest.mark.parametrize("task", [
+    {"jigsaw.weight": 1.0},
+    {"jigsaw.weight": 1.0, "jigsaw.target": "per_tile", "jigsaw.permutations": "uniform"},
+    {"inpaint.weight": 1.0},
+    {"inpaint.weight": 1.0, "inpaint.mask_shape": "face_bands", "inpaint.loss_region": "whole",
+     "inpaint.pixel_loss": "l2"},
+])
+def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
+    # Emotion weight 0: the only gradient the backbone gets is the pretext task's.
+    norm, scalars, grads = _backbone_grad_norm(tiny_config(**{"data.image_size": 48, "loss.emotion_weight": 0.0,
+                                                              **task}))
+    assert norm > 1e-4, f"no gradient reached the backbone from {task}"
+    assert np.all(np.asarray(grads["head"]["dense"]["kernel"]) == 0), "the emotion head has weight 0"
+    assert "jigsaw_loss" in scalars or "pixel_loss" in scalars
+
+
+@pytest.mark.parametrize("combine,view", [("compose", "pretext"), ("split", "clean")])
+def test_joint_step_on_eight_devices_matches_one_device(combine, view):
+    config = tiny_config(**HMTL, **{"pretext.combine": combine, "pretext.emotion_view": view})
+    one_state, one = _run_steps(config, 3, jax.devices()[:1])
+    eight_state, eight = _run_steps(config, 3, jax.devices())
+    for a, b in zip(one, eight):
+        assert a.keys() == b.keys() >= {"emotion_loss", "jigsaw_loss", "jigsaw_accuracy", "pixel_loss"}
+        for key in a:
+            np.testing.assert_allclose(a[key], b[key], rtol=2e-4, atol=1e-6, err_msg=key)
+    # Adam turns float noise in near-zero gradients into updates of up to a few % of lr: atol 1e-4 = 10 % of one
+    # step (lr 1e-3), while a wrong row or reduction would move parameters by whole steps.
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-3, atol=1e-4), one_state.params,
+                 eight_state.params)
+
+
+def test_total_loss_is_the_weighted_sum_of_the_task_losses():
+    config = tiny_config(**HMTL, **{"loss.emotion_weight": 0.5, "jigsaw.weight": 2.0, "inpaint.weight": 3.0})
+    _, scalars, _ = _backbone_grad_norm(config)
+    _, history = _run_steps(config, 1, jax.devices()[:1])
+    expected = 0.5 * scalars["emotion_loss"] + 2.0 * scalars["jigsaw_loss"] + 3.0 * scalars["pixel_loss"]
+    assert history[0]["loss"] == pytest.approx(expected, rel=1e-5)
+    # An untrained jigsaw head is close to uniform over the 100 permutations.
+    assert scalars["jigsaw_loss"] == pytest.approx(np.log(100), rel=0.2)

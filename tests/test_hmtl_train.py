@@ -1,0 +1,130 @@
+"""HMTL runs end to end: task metrics and pictures, exact resumption with pretext randomness, the permutation set
+kept with the run, evaluation by the emotion head alone, and clear errors for impossible task settings."""
+
+import importlib.util
+import os
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+from PIL import Image
+
+from hmtl_jax import sharding
+from hmtl_jax.data.input_pipeline import iterate_eval_batches
+from hmtl_jax.data.sources import create_sources
+from hmtl_jax.pretext.jigsaw import hamming_permutation_set
+from hmtl_jax.pretext.views import permutation_set
+from hmtl_jax.setup_checks import check_config
+from hmtl_jax.train import train_and_evaluate
+from hmtl_jax.training_program import build_training_program
+from tests.helpers import tiny_config
+from tests.test_train import REPO, _records, _saved_state
+
+HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0, "jigsaw.num_permutations": 24}
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("xla_cache"))
+
+
+@pytest.mark.slow
+def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir):
+    workdir = str(tmp_path / "run")
+    summary = train_and_evaluate(tiny_config(cache_dir, **HMTL), workdir)
+    assert 0.0 <= summary["accuracy"] <= 1.0
+    train_records = [r for r in _records(workdir) if "train/loss" in r]
+    for key in ("train/emotion_loss", "train/jigsaw_loss", "train/jigsaw_accuracy", "train/pixel_loss"):
+        assert all(np.isfinite(r[key]) for r in train_records), key
+    np.testing.assert_array_equal(
+        np.loadtxt(os.path.join(workdir, "jigsaw_permutations.txt"), dtype=np.int32),
+        hamming_permutation_set(3, 24, seed=0),
+    )
+    picture = np.asarray(Image.open(os.path.join(workdir, "pretext_views.png")))
+    assert picture.shape[0] == 3 * (96 + 2), "rows: clean, pretext view, reconstruction"
+    rows = [picture[r * 98:r * 98 + 96, 110:] for r in range(3)]
+    assert not np.array_equal(rows[0], rows[1]) and not np.array_equal(rows[1], rows[2])
+    events = os.listdir(os.path.join(workdir, "tensorboard"))
+    assert events and os.path.getsize(os.path.join(workdir, "tensorboard", events[0])) > 50_000  # holds images
+
+
+@pytest.mark.slow
+def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_dir):
+    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    train_and_evaluate(tiny_config(cache_dir, **HMTL), straight)
+    train_and_evaluate(tiny_config(cache_dir, stop_at_step=3, **HMTL), resumed)
+    train_and_evaluate(tiny_config(cache_dir, **HMTL), resumed)
+    a = ocp.tree.to_flat_dict(_saved_state(straight, 8))
+    b = ocp.tree.to_flat_dict(_saved_state(resumed, 8))
+    assert a.keys() == b.keys() and any("decoder" in str(k) for k in a)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
+
+
+def test_resuming_with_another_permutation_set_is_refused(tmp_path):
+    workdir = str(tmp_path / "run")
+    train_and_evaluate(tiny_config(stop_at_step=1, **HMTL), workdir)
+    with pytest.raises(ValueError, match="another permutation set"):
+        train_and_evaluate(tiny_config(**HMTL, **{"jigsaw.permutation_seed": 1}), workdir)
+
+
+def test_evaluation_uses_the_emotion_head_alone(tmp_path):
+    """Scrambling the pretext heads' parameters changes no validation figure: they cost nothing at inference."""
+    config = tiny_config(**HMTL)
+    mesh = sharding.create_mesh()
+    program = build_training_program(config, mesh, 8, 4, None, permutation_set(config))
+    state = program.init(jax.random.key(0))
+    _, val_source, _ = create_sources(config.data)
+
+    def confusion(state):
+        total = 0
+        for batch in iterate_eval_batches(val_source, config):
+            total = total + program.eval_step(state, sharding.make_global_batch(batch, mesh)).compute()["confusion"]
+        return total
+
+    def scramble(path, param):
+        in_pretext_head = any(getattr(k, "key", None) in ("jigsaw", "decoder") for k in path)
+        return param * -3.0 + 1.0 if in_pretext_head else param
+
+    scrambled = state.replace(params=jax.tree_util.tree_map_with_path(scramble, state.params))
+    assert not np.array_equal(scrambled.params["decoder"]["to_rgb"]["kernel"], state.params["decoder"]["to_rgb"]["kernel"])
+    np.testing.assert_array_equal(confusion(state), confusion(scrambled))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"data.image_size": 64, "jigsaw.weight": 1.0}, r"3x3 jigsaw cannot cut 64-pixel images.*63 or 66"),
+    ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.permutations": "uniform"}, "target='per_tile'"),
+    ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.grid": 4}, "at most a 3 x 3 grid"),
+    ({"loss.emotion_weight": 0.0}, "every loss weight is 0"),
+    ({"inpaint.weight": -1.0}, "must be >= 0"),
+    ({"inpaint.weight": 1.0, "inpaint.mask_ratio": 0.0}, "mask_ratio"),
+    ({"pretext.combine": "sequential"}, "pretext.combine"),
+])
+def test_impossible_task_settings_fail_at_start(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        check_config(tiny_config(**overrides))
+
+
+@pytest.mark.parametrize("name", ["sl", "puzzle", "inpaint", "hmtl"])
+@pytest.mark.parametrize("dataset", ["synthetic", "affectnet"])
+def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset, tmp_path):
+    def load(variant):
+        path = os.path.join(REPO, "configs", f"{dataset}_{variant}.py")
+        spec = importlib.util.spec_from_file_location(f"{dataset}_{variant}", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.get_config()
+
+    config, sl = load(name), load("sl")
+    assert (config.jigsaw.weight > 0) == (name in ("puzzle", "hmtl"))
+    assert (config.inpaint.weight > 0) == (name in ("inpaint", "hmtl"))
+    for section in ("model", "optimizer", "schedule", "loss", "input"):
+        assert config[section].to_dict() == sl[section].to_dict(), section
+    assert (config.num_epochs, config.batch_size) == (sl.num_epochs, sl.batch_size)
+    if config.inpaint.perceptual_network == "vgg16":
+        weights = tmp_path / "vgg16.pth"
+        weights.write_bytes(b"")  # existence is what the start-up check looks at
+        config.unlock()
+        config.inpaint.perceptual_weights = str(weights)
+    check_config(config)
