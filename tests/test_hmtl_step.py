@@ -81,24 +81,24 @@ def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
 
 @pytest.mark.parametrize("combine,view", [("compose", "pretext"), ("split", "clean")])
 def test_joint_step_on_eight_devices_matches_one_device(combine, view):
-    config = tiny_config(**HMTL, **{"pretext.combine": combine, "pretext.emotion_view": view})
+    # SGD: Adam would turn float noise in near-zero gradients (a dead decoder channel) into full-size updates.
+    config = tiny_config(**HMTL, **{"pretext.combine": combine, "pretext.emotion_view": view,
+                                    "optimizer.name": "sgd", "optimizer.learning_rate": 0.05})
     one_state, one = _run_steps(config, 3, jax.devices()[:1])
     eight_state, eight = _run_steps(config, 3, jax.devices())
     for a, b in zip(one, eight):
         assert a.keys() == b.keys() >= {"emotion_loss", "jigsaw_loss", "jigsaw_accuracy", "pixel_loss"}
         for key in a:
             np.testing.assert_allclose(a[key], b[key], rtol=2e-4, atol=1e-6, err_msg=key)
-    # Adam turns float noise in near-zero gradients into updates of up to a few % of lr: atol 1e-4 = 10 % of one
-    # step (lr 1e-3), while a wrong row or reduction would move parameters by whole steps.
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=2e-3, atol=1e-4), one_state.params,
+    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5), one_state.params,
                  eight_state.params)
 
 
 def test_total_loss_is_the_weighted_sum_of_the_task_losses():
-    config = tiny_config(**HMTL, **{"loss.emotion_weight": 0.5, "jigsaw.weight": 2.0, "inpaint.weight": 3.0})
-    _, scalars, _ = _backbone_grad_norm(config)
+    config = tiny_config(**{**HMTL, "loss.emotion_weight": 0.5, "jigsaw.weight": 2.0, "inpaint.weight": 3.0})
     _, history = _run_steps(config, 1, jax.devices()[:1])
-    expected = 0.5 * scalars["emotion_loss"] + 2.0 * scalars["jigsaw_loss"] + 3.0 * scalars["pixel_loss"]
-    assert history[0]["loss"] == pytest.approx(expected, rel=1e-5)
+    first = history[0]
+    expected = 0.5 * first["emotion_loss"] + 2.0 * first["jigsaw_loss"] + 3.0 * first["pixel_loss"]
+    assert first["loss"] == pytest.approx(expected, rel=1e-5)
     # An untrained jigsaw head is close to uniform over the 100 permutations.
-    assert scalars["jigsaw_loss"] == pytest.approx(np.log(100), rel=0.2)
+    assert first["jigsaw_loss"] == pytest.approx(np.log(100), rel=0.2)

@@ -24,10 +24,6 @@ from tests.test_train import REPO, _records, _saved_state
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0, "jigsaw.num_permutations": 24}
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("xla_cache"))
-
 
 @pytest.mark.slow
 def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir):

@@ -15,11 +15,6 @@ from tests.helpers import tiny_config
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory):
-    """One persistent compilation cache for the module: later runs of the same step skip compilation."""
-    return str(tmp_path_factory.mktemp("xla_cache"))
-
 
 def _records(workdir):
     with open(os.path.join(workdir, "metrics.jsonl")) as f:

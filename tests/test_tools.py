@@ -1,0 +1,83 @@
+"""The command-line tools around training: the seed sweep, the step-time benchmark, the in-memory source."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hmtl_jax.data.in_memory import InMemorySource
+from hmtl_jax.data.synthetic_faces import SyntheticFaces
+from hmtl_jax.sweep import summary_table
+from tests.test_train import REPO
+
+TINY_CONFIG = '''
+from tests.helpers import tiny_config
+
+def get_config():
+    return tiny_config({cache!r}, **{overrides!r})
+'''
+
+
+def _write_config(tmp_path, name, cache, **overrides):
+    path = tmp_path / f"{name}.py"
+    path.write_text(TINY_CONFIG.format(cache=cache, overrides=overrides))
+    return str(path)
+
+
+def test_in_memory_source_returns_the_rendered_records():
+    source = SyntheticFaces("train", 20, image_size=32, seed=3)
+    cached = InMemorySource(source)
+    assert len(cached) == 20
+    np.testing.assert_array_equal(cached.labels(), source.labels())
+    for index in (0, 7, 19):
+        for key, value in source[index].items():
+            np.testing.assert_array_equal(cached[index][key], value, err_msg=key)
+
+
+def test_summary_table_reports_mean_and_sample_std():
+    table = summary_table({"configs/a.py": {100: {0: 0.5, 1: 0.7}, 20: {0: 0.25}}}, [100, 20])
+    assert "| a | 60.0 ± 14.1 (n=2) | 25.0 ± 0.0 (n=1) |" in table
+
+
+@pytest.mark.slow
+def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
+    config = _write_config(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
+    root = str(tmp_path / "sweep")
+    command = [sys.executable, "-m", "hmtl_jax.sweep", f"--configs={config}", "--train_sizes=32:1,16:2",
+               "--seeds=0,1", f"--root={root}"]
+    env = {**os.environ, "PYTHONPATH": REPO}
+    first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert sorted(os.listdir(root)) == sorted(
+        ["summary.json", "summary.md"] + [f"tiny_n{n}_s{s}" for n in (32, 16) for s in (0, 1)]
+    )
+    with open(os.path.join(root, "tiny_n16_s1", "config.json")) as f:
+        saved = json.load(f)
+    assert (saved["seed"], saved["data"]["train_size"], saved["num_epochs"]) == (1, 16, 2)
+    with open(os.path.join(root, "summary.json")) as f:
+        figures = json.load(f)[config]
+    assert set(figures) == {"32", "16"} and all(0 <= v <= 1 for by in figures.values() for v in by.values())
+    # A second invocation finds every run finished and trains nothing.
+    second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0 and "hmtl_jax.main" not in second.stdout
+    assert "| tiny |" in second.stdout
+
+
+@pytest.mark.slow
+def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
+    cache = str(tmp_path / "cache")
+    sl = _write_config(tmp_path, "sl", cache, **{"data.image_size": 48})
+    hmtl = _write_config(tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0,
+                                                      "inpaint.weight": 1.0})
+    result = subprocess.run(
+        [sys.executable, "-m", "hmtl_jax.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],
+        cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith(str(tmp_path))]
+    assert [row[0] for row in rows] == [sl, hmtl]
+    # No timing claim here (this machine is shared): the table is complete and the reference's ratio is 1.
+    assert rows[0][3] == "1.00x" and float(rows[1][1]) > 0 and float(rows[1][3][:-1]) > 0
