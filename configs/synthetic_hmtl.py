@@ -4,7 +4,7 @@ puzzled, then masked; see docs/HMTL.md). Perceptual loss off, as synthetic_inpai
 Command:   python -m hmtl_jax.main --config=configs/synthetic_hmtl.py --workdir=workdirs/synthetic_hmtl
            (20 % of the training data: add --config.data.train_size=1200)
 Hardware:  any CPU.
-Expected:  see docs/RESULTS.md (validation accuracy against synthetic_sl.py, 3 seeds, 100 % and 20 % of the data).
+Expected:  validation accuracy 15.4 ± 0.8 % (100 %), 17.3 ± 0.7 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
 from hmtl_jax.recipes import add_inpaint, add_puzzle, synthetic_base

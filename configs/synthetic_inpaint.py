@@ -7,7 +7,7 @@ configs/affectnet_inpaint.py), and at 48 px VGG-16 would cost far more than the 
 Command:   python -m hmtl_jax.main --config=configs/synthetic_inpaint.py --workdir=workdirs/synthetic_inpaint
            (20 % of the training data: add --config.data.train_size=1200)
 Hardware:  any CPU.
-Expected:  see docs/RESULTS.md (validation accuracy against synthetic_sl.py, 3 seeds, 100 % and 20 % of the data).
+Expected:  validation accuracy 15.0 ± 1.1 % (100 %), 16.2 ± 1.1 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
 from hmtl_jax.recipes import add_inpaint, synthetic_base

@@ -3,7 +3,7 @@
 Command:   python -m hmtl_jax.main --config=configs/synthetic_puzzle.py --workdir=workdirs/synthetic_puzzle
            (20 % of the training data: add --config.data.train_size=1200)
 Hardware:  any CPU.
-Expected:  see docs/RESULTS.md (validation accuracy against synthetic_sl.py, 3 seeds, 100 % and 20 % of the data).
+Expected:  validation accuracy 37.8 ± 1.5 % (100 %), 26.7 ± 2.4 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
 from hmtl_jax.recipes import add_puzzle, synthetic_base

@@ -3,7 +3,7 @@
 Command:   python -m hmtl_jax.main --config=configs/synthetic_sl.py --workdir=workdirs/synthetic_sl
            (20 % of the training data: add --config.data.train_size=1200)
 Hardware:  any CPU (2 cores: about 2 minutes).
-Expected:  see docs/RESULTS.md for the validation accuracy over 3 seeds at 100 % and 20 % of the data.
+Expected:  validation accuracy 66.8 ± 3.9 % (100 %), 22.2 ± 0.5 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
 from hmtl_jax.recipes import synthetic_base
