@@ -103,21 +103,18 @@ def _split_pairs(feature_maps: list[jax.Array]) -> tuple[list[jax.Array], list[j
 def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, frozen, setup: StepSetup):
     """(total loss, emotion logits, {task scalar: value}) for a model in train mode."""
     spec = setup.pretext
-    if not spec.active:
-        logits = model(to_model_input(batch["image"], setup.dtype), rngs=nnx.Rngs(dropout=rng))
-        fer = emotion_loss(logits, batch["label"], class_weights=setup.class_weights,
-                           label_smoothing=setup.label_smoothing)
-        return setup.emotion_weight * fer, logits, {"emotion_loss": fer}
-
-    images = to_model_input(batch["image"], jnp.float32)
-    views = build_views(images, jax.random.fold_in(rng, 1), spec, setup.permutation_set)
-    if spec.emotion_view == "clean":
-        # One pass over clean and pretext images interleaved row by row: each device keeps its own rows.
-        both = jnp.stack([images, views["view"]], axis=1).reshape(-1, *images.shape[1:])
-        clean_features, view_features = _split_pairs(model.features(both.astype(setup.dtype)))
+    if spec.active:
+        images = to_model_input(batch["image"], jnp.float32)
+        views = build_views(images, jax.random.fold_in(rng, 1), spec, setup.permutation_set)
+        if spec.emotion_view == "clean":
+            # One pass over clean and pretext images interleaved row by row: each device keeps its own rows.
+            both = jnp.stack([images, views["view"]], axis=1).reshape(-1, *images.shape[1:])
+            clean_features, view_features = _split_pairs(model.features(both.astype(setup.dtype)))
+        else:
+            clean_features = view_features = model.features(views["view"].astype(setup.dtype))
+        logits = model.head(clean_features[-1], rngs=nnx.Rngs(dropout=rng))
     else:
-        clean_features = view_features = model.features(views["view"].astype(setup.dtype))
-    logits = model.head(clean_features[-1], rngs=nnx.Rngs(dropout=rng))
+        logits = model(to_model_input(batch["image"], setup.dtype), rngs=nnx.Rngs(dropout=rng))
     fer = emotion_loss(logits, batch["label"], class_weights=setup.class_weights,
                        label_smoothing=setup.label_smoothing)
     total = setup.emotion_weight * fer

@@ -145,7 +145,7 @@ def _pretext_preview(config, program: TrainingProgram, val_source):
     count = min(config.preview_images, len(val_source))
     if not program.setup.pretext.active or count <= 0:
         return None
-    images = np.stack([val_source[i]["image"] for i in range(count)])
+    images = jax.device_put(np.stack([val_source[i]["image"] for i in range(count)]))  # once, not per evaluation
     preview = jax.jit(functools.partial(steps.pretext_preview, graphdef=program.graphdef, setup=program.setup))
     key = jax.random.key(config.seed + 1)
     return lambda state: jax.device_get(preview(state, images, key))

@@ -4,6 +4,7 @@ steps. Shared by the trainer and the step-time benchmark, so the benchmark times
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,6 @@ from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphd
 
 @dataclasses.dataclass
 class TrainingProgram:
-    tx: Any
     learning_rate: Callable[[int], float]
     graphdef: Any
     init: Callable  # PRNG key -> fresh TrainState, already laid out with `state_shardings`
@@ -49,13 +49,13 @@ def build_training_program(
         frozen = jax.device_put(vgg16.load(config.inpaint.perceptual_weights, setup.perceptual_layers), replicated)
 
     graphdef = model_graphdef(config, num_classes)
-    abstract_state = jax.eval_shape(lambda rng: create_train_state(config, num_classes, tx, rng), jax.random.key(0))
+    create = functools.partial(create_train_state, config, num_classes, tx)
+    abstract_state = jax.eval_shape(create, jax.random.key(0))
     state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
     batch_sharding = sharding.batch_sharding(mesh)
     # The state is created by a jitted function whose outputs already have their final shardings.
-    init = jax.jit(lambda rng: create_train_state(config, num_classes, tx, rng), out_shardings=state_shardings)
+    init = jax.jit(create, out_shardings=state_shardings)
     return TrainingProgram(
-        tx=tx,
         learning_rate=learning_rate,
         graphdef=graphdef,
         init=init,
