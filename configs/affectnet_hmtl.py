@@ -1,7 +1,7 @@
 """HMTL with all three losses: emotion + jigsaw + in-painting with a perceptual loss, EfficientNet-B0 on AffectNet-8.
 
 Command:   python -m hmtl_jax.main --config=configs/affectnet_hmtl.py --workdir=workdirs/affectnet_hmtl \
-               --config.data.data_dir=/path/to/prepared/affectnet \
+               --config.data.data_dir=~/tensorflow_datasets \
                --config.inpaint.perceptual_weights=/path/to/vgg16-397923af.pth
 Hardware:  one GPU or more (bf16). Data and weights: as configs/affectnet_inpaint.py.
 Expected:  the paper does not report this combination. Not yet run here.

@@ -2,7 +2,7 @@
 The flagship command.
 
 Command:   python -m hmtl_jax.main --config=configs/affectnet_inpaint.py --workdir=workdirs/affectnet_inpaint \
-               --config.data.data_dir=/path/to/prepared/affectnet \
+               --config.data.data_dir=~/tensorflow_datasets \
                --config.inpaint.perceptual_weights=/path/to/vgg16-397923af.pth
 Hardware:  one GPU or more (bf16). Data: as configs/affectnet_sl.py, plus torchvision's ImageNet VGG-16 weights
            (https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB; a .safetensors copy works too). Without

@@ -1,7 +1,7 @@
 """SL + jigsaw puzzling (the paper's "SL + SSL puzzling"): EfficientNet-B0 from scratch on AffectNet-8.
 
 Command:   python -m hmtl_jax.main --config=configs/affectnet_puzzle.py --workdir=workdirs/affectnet_puzzle \
-               --config.data.data_dir=/path/to/prepared/affectnet
+               --config.data.data_dir=~/tensorflow_datasets
 Hardware:  one GPU or more (bf16). Data: as configs/affectnet_sl.py.
 Expected:  the paper reports 61.09 % (B0) against 60.34 % for SL. Not yet reproduced here.
 Settings:  affectnet_sl.py's recipe plus a 3 x 3 jigsaw on 225 px images (75 px tiles: the paper's code also

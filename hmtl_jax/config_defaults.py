@@ -12,8 +12,15 @@ def base_config() -> ml_collections.ConfigDict:
     c.seed = 0  # one seed for initialisation, data order, augmentation and dropout
 
     c.data = ml_collections.ConfigDict()
-    c.data.name = "synthetic_faces"  # synthetic_faces | affectnet
-    c.data.data_dir = ""  # where prepared data sets live (not used by synthetic_faces)
+    # synthetic_faces, or a data set prepared by `python -m data_pipelines.prepare`: affectnet/8class,
+    # affectnet/7class, affectnet_224/8class, rafdb_basic, fer2013, ferplus, face_folder/<name>
+    c.data.name = "synthetic_faces"
+    c.data.data_dir = ""  # where prepared data sets live (the --data_dir of the preparation)
+    c.data.train_split = "train"  # prepared data sets only
+    c.data.eval_split = "validation"  # prepared data sets only: rafdb_basic has `test`, fer2013/ferplus `public_test`
+    c.data.train_fraction = 1.0  # train on a stratified subset of this fraction of each class (the paper: 0.2)
+    c.data.subset_seed = 0  # which subset; independent of config.seed, so seeds of a sweep share one subset
+    c.data.sampling = "shuffle"  # shuffle (each record once per epoch) | balanced (classes drawn equally often)
     c.data.image_size = 224
     c.data.train_size = 8000  # synthetic_faces only: number of train records
     c.data.validation_size = 2000  # synthetic_faces only: balanced, multiple of 8 recommended

@@ -14,8 +14,9 @@ def affectnet_base() -> ml_collections.ConfigDict:
     batch 32, 80 epochs with /10 at epochs 15 and 40, class weights majority/count, dropout 0.3, weak augmentation,
     pixels in [0, 1], no weight decay, no label smoothing, mixed precision."""
     c = base_config()
-    c.data.name = "affectnet"
+    c.data.name = "affectnet/8class"  # python -m data_pipelines.prepare affectnet --manual_dir ... --data_dir ...
     c.data.data_dir = "~/tensorflow_datasets"
+    c.data.eval_split = "validation"  # AffectNet's official validation set: the paper's test set
     c.data.image_size = 224
     c.input.augment = "weak"
     c.input.flip = False

@@ -9,7 +9,8 @@ import jax
 import ml_collections
 
 from hmtl_jax.data.augment import AUGMENT_LEVELS
-from hmtl_jax.data.sources import DATASETS
+from hmtl_jax.data.input_pipeline import SAMPLINGS
+from hmtl_jax.data.sources import SYNTHETIC
 from hmtl_jax.models import MODEL_NAMES, vgg16
 from hmtl_jax.optim import OPTIMIZERS, SCHEDULES
 from hmtl_jax.pretext import jigsaw, masks
@@ -20,7 +21,7 @@ from hmtl_jax.pretext.views import COMBINES, EMOTION_VIEWS
 def check_config(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the first config value that cannot work."""
     choices = {
-        "data.name": (config.data.name, DATASETS),
+        "data.sampling": (config.data.sampling, SAMPLINGS),
         "model.name": (config.model.name, MODEL_NAMES),
         "input.augment": (config.input.augment, AUGMENT_LEVELS),
         "optimizer.name": (config.optimizer.name, OPTIMIZERS),
@@ -51,7 +52,26 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ValueError(f"config.num_epochs={config.num_epochs} must be positive")
     if not 0.0 < config.input.eval_crop_fraction <= 1.0:
         raise ValueError(f"config.input.eval_crop_fraction={config.input.eval_crop_fraction} must be in (0, 1]")
+    check_data_config(config)
     check_task_config(config)
+
+
+def check_data_config(config: ml_collections.ConfigDict) -> None:
+    data = config.data
+    if not data.name:
+        raise ValueError(f"config.data.name is empty: {SYNTHETIC!r} or a prepared data set such as 'affectnet/8class'")
+    if data.name != SYNTHETIC and not data.data_dir:
+        raise ValueError(f"config.data.data_dir is not set: where `python -m data_pipelines.prepare` wrote "
+                         f"{data.name!r} (its --data_dir)")
+    if data.in_memory and data.name != SYNTHETIC:
+        raise ValueError("config.data.in_memory is for synthetic_faces only (prepared images differ in size)")
+    if not 0.0 < data.train_fraction <= 1.0:
+        raise ValueError(f"config.data.train_fraction={data.train_fraction} must be in (0, 1]")
+    if data.sampling == "balanced" and config.loss.class_weights:
+        raise ValueError(
+            "config.data.sampling='balanced' and config.loss.class_weights=True both correct the class imbalance, "
+            "and together over-correct it: choose one (the paper's code uses class weights)"
+        )
 
 
 def check_task_config(config: ml_collections.ConfigDict) -> None:

@@ -57,9 +57,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         raise ValueError(f"{len(train_source)} train records do not fill one batch of {config.batch_size}")
     total_steps = steps_per_epoch * config.num_epochs
     eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
-    class_weights = (
-        class_weights_from_labels(train_source.labels(), len(class_names)) if config.loss.class_weights else None
-    )
+    class_weights = None
+    if config.loss.class_weights:
+        class_weights = class_weights_from_labels(train_source.labels(), len(class_names))
+        log.info("Class weights (largest class count / class count): %s",
+                 ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights)))
     program = build_training_program(
         config, mesh, len(class_names), steps_per_epoch, class_weights, _saved_permutation_set(config, workdir)
     )

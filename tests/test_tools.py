@@ -1,4 +1,4 @@
-"""The command-line tools around training: the seed sweep, the step-time benchmark, the in-memory source."""
+"""The command-line tools around training: the seed sweep, the benchmarks, the in-memory source."""
 
 import json
 import os
@@ -81,3 +81,18 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     assert [row[0] for row in rows] == [sl, hmtl]
     # No timing claim here (this machine is shared): the table is complete and the reference's ratio is 1.
     assert rows[0][3] == "1.00x" and float(rows[1][1]) > 0 and float(rows[1][3][:-1]) > 0
+
+
+def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "hmtl_jax.benchmark", "data_pipeline", "--photos", "40", "--batches", "2",
+         "--batch_size", "8", "--image_size", "64", "--workers", "0", "--dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    table = result.stdout.split("images/s")[-1].strip().splitlines()
+    assert [line.split()[0] for line in table] == ["prepare", "read"]
+    assert all(float(line.split()[-1].replace(",", "")) > 0 for line in table)
+    with open(tmp_path / "prepared" / "affectnet" / "8class" / "1.0.0" / "preparation_report.json") as f:
+        report = json.load(f)
+    assert sum(report["written"]["train"].values()) == 40 and not report["skipped"]

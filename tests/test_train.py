@@ -101,7 +101,7 @@ def test_affectnet_config_without_data_says_what_it_needs(tmp_path):
     config = affectnet_sl.get_config()
     config.batch_size = 32
     config.data.data_dir = str(tmp_path / "nothing_here")
-    with pytest.raises(FileNotFoundError, match=r"(?s)AffectNet.*training\.csv.*nothing_here"):
+    with pytest.raises(FileNotFoundError, match=r"(?s)'affectnet/8class'.*nothing_here.*data_pipelines\.prepare affectnet"):
         train_and_evaluate(config, str(tmp_path / "workdir"))
 
 

@@ -1,13 +1,14 @@
 """python -m hmtl_jax.benchmark <name> [args]: benchmarks that print a table of figures.
 
-  step_time   train-step time of several configs side by side (ratios to the first)
+  step_time       train-step time of several configs side by side (ratios to the first)
+  data_pipeline   preparation and input-pipeline speed on a sample AffectNet-format release (images/s)
 """
 
 import sys
 
-from hmtl_jax.benchmark import step_time
+from hmtl_jax.benchmark import data_pipeline, step_time
 
-BENCHMARKS = {"step_time": step_time.run}
+BENCHMARKS = {"step_time": step_time.run, "data_pipeline": data_pipeline.run}
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Grain pipelines: source -> shuffle -> augment -> per-process shard -> batch, as checkpointable iterators.
 
-Everything up to the batch is a `MapDataset`, so an iterator's state is one integer per process (the next index)
-and a restored run sees exactly the batches it would have seen. Shuffling is reseeded every epoch by Grain.
+With `config.data.sampling='balanced'` the records are drawn class-balanced (sampling.BalancedIndices) instead of
+shuffled. Everything up to the batch is a `MapDataset`, so an iterator's state is one integer per process (the next
+index) and a restored run sees exactly the batches it would have seen. Shuffling is reseeded every epoch by Grain.
 Each JAX process reads only its own rows (`[process_index::process_count]`); `sharding.make_global_batch` then
 assembles the global array.
 """
@@ -18,6 +19,9 @@ import numpy as np
 from absl import flags
 
 from hmtl_jax.data.augment import EvalPreprocess, TrainAugment
+from hmtl_jax.data.sampling import BalancedIndices, ReadRecord
+
+SAMPLINGS = ("shuffle", "balanced")
 
 
 def _process_slice(ds: grain.MapDataset) -> grain.MapDataset:
@@ -42,7 +46,11 @@ def create_train_iterator(
 ) -> grain.DatasetIterator:
     """Batches of this process's share of `config.batch_size`: {'image': uint8 [b,H,W,3], 'label': int32 [b]}."""
     local_batch_size = config.batch_size // jax.process_count()
-    ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat(num_epochs)
+    if config.data.sampling == "balanced":
+        ds = grain.MapDataset.source(BalancedIndices(source.labels(), num_epochs, config.seed))
+        ds = ds.map(ReadRecord(source))
+    else:
+        ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat(num_epochs)
     ds = _process_slice(ds)
     ds = ds.random_map(TrainAugment(config.input.augment, config.data.image_size, config.input.flip), seed=config.seed)
     ds = ds.batch(local_batch_size, drop_remainder=True)

@@ -1,0 +1,257 @@
+"""Miniature copies of the real data sets' releases, in their exact on-disk formats (DESIGN.md §4), built at test
+time: a few images per class, plus the broken files and rows users meet. No licensed data is involved.
+
+Face images are flat patterns whose colour encodes the record, so a test can check which image and which part of
+it (the crop) ended up in a record: inside a face box the left half is red and the right half blue; outside it is
+green.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
+
+
+def face_box_photo(width: int, height: int, box: tuple[int, int, int, int]) -> Image.Image:
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[:] = GREEN
+    x, y, w, h = box
+    pixels[y : y + h, x : x + w // 2] = RED
+    pixels[y : y + h, x + w // 2 : x + w] = BLUE
+    return Image.fromarray(pixels)
+
+
+def plain_face(size: int, value: int) -> Image.Image:
+    """A face stand-in whose grey level `value` identifies it after a round trip."""
+    return Image.new("RGB", (size, size), (value, value, value))
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 95) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+# Files every format is given some of. Each maps a file name suffix to (bytes, the reason it is skipped or None).
+def odd_images(base: Image.Image) -> dict[str, tuple[bytes, str | None]]:
+    """Images in every awkward encoding: the converted ones keep their record, the broken ones are skipped."""
+    sixteen_bit = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257))
+    good = jpeg_bytes(base)
+    return {
+        "cmyk.jpg": (jpeg_bytes(base.convert("CMYK")), None),
+        "palette.png": (png_bytes(base.convert("P")), None),
+        "alpha.png": (png_bytes(base.convert("RGBA")), None),
+        "grey16.png": (png_bytes(sixteen_bit), None),
+        "grey.jpg": (jpeg_bytes(base.convert("L")), None),
+        "empty.jpg": (b"", "empty file (0 bytes)"),
+        "truncated.jpg": (good[: len(good) // 2], "damaged image"),
+        "text.jpg": (b"this is a note, not a photo\n", "not an image"),
+    }
+
+
+def _write(path: str, data: bytes) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+AFFECTNET_COLUMNS = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
+                     "expression", "valence", "arousal"]
+AFFECTNET_BOX = (20, 10, 60, 60)  # x, y, width, height inside a 120 x 100 photo
+
+
+def affectnet_landmarks(box=AFFECTNET_BOX) -> np.ndarray:
+    x, y, w, h = box
+    t = np.linspace(0.1, 0.9, 68)
+    return np.stack([x + w * t, y + h * t[::-1]], axis=1).astype(np.float32)
+
+
+def write_affectnet_official(root: str, per_class: dict[str, int], headerless_validation: bool = False) -> dict:
+    """Manually_Annotated_Images/<dir>/<name>.jpg + training.csv, validation.csv. Returns what should come out:
+    {'written': {split: {code: count}}, 'skipped': {split: {file: reason fragment}}}."""
+    landmarks = ";".join(f"{v:.2f}" for v in affectnet_landmarks().reshape(-1))
+    photo = face_box_photo(120, 100, AFFECTNET_BOX)
+    expected = {"written": {}, "skipped": {}}
+    for split, csv_name in (("train", "training.csv"), ("validation", "validation.csv")):
+        rows, written, skipped = [], {}, {}
+
+        def row(name, code, box=AFFECTNET_BOX, valence="0.25", arousal="-0.5"):
+            rows.append([name, *map(str, box), landmarks, str(code), valence, arousal])
+
+        for code in range(8):
+            for i in range(per_class[split]):
+                name = f"{split}{code}/{i:03d}.jpg"
+                _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
+                row(name, code)
+            written[code] = per_class[split]
+        for code in (8, 9, 10):
+            name = f"{split}_other/{code}.jpg"
+            _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
+            row(name, code)
+            skipped[name] = f"expression {code}"
+        for suffix, (data, reason) in odd_images(photo).items():
+            name = f"{split}_odd/{suffix}"
+            _write(os.path.join(root, "Manually_Annotated_Images", name), data)
+            row(name, 1)
+            if reason:
+                skipped[name] = reason
+            else:
+                written[1] += 1
+        row(f"{split}_odd/missing.jpg", 2)
+        skipped[f"{split}_odd/missing.jpg"] = "file listed but missing"
+        name = f"{split}_odd/box_outside.jpg"
+        _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
+        row(name, 3, box=(500, 400, 60, 60))
+        skipped[name] = "lies outside"
+        with open(os.path.join(root, csv_name), "w", newline="") as f:
+            out = csv.writer(f)
+            if not (headerless_validation and split == "validation"):
+                out.writerow(AFFECTNET_COLUMNS)
+            out.writerows(rows)
+        expected["written"][split] = written
+        expected["skipped"][split] = skipped
+    return expected
+
+
+def write_affectnet_224(root: str, per_class: int) -> dict:
+    """train_set/ and val_set/ with images/<id>.jpg and annotations/<id>_{exp,val,aro,lnd}.npy."""
+    expected = {"written": {}, "skipped": {}}
+    for split, folder in (("train", "train_set"), ("validation", "val_set")):
+        written, skipped = {}, {}
+        images, annotations = os.path.join(root, folder, "images"), os.path.join(root, folder, "annotations")
+        number = 0
+        for code in list(range(8)) * per_class + [9, 5, 1]:
+            number += 1
+            stem = str(number)
+            _write(os.path.join(images, f"{stem}.jpg"), jpeg_bytes(plain_face(224, 20 * code + 10)))
+            if code == 5 and number > 8 * per_class:
+                skipped[f"{folder}/images/{stem}.jpg"] = "no annotation"  # its .npy files are missing
+                continue
+            os.makedirs(annotations, exist_ok=True)
+            np.save(os.path.join(annotations, f"{stem}_exp.npy"), np.array(str(code)))
+            np.save(os.path.join(annotations, f"{stem}_val.npy"), np.array("0.5"))
+            np.save(os.path.join(annotations, f"{stem}_aro.npy"), np.array("-0.25"))
+            np.save(os.path.join(annotations, f"{stem}_lnd.npy"),
+                    np.array([f"{v:.3f}" for v in affectnet_landmarks((0, 0, 224, 224)).reshape(-1)]))
+            if code == 9:
+                skipped[f"{folder}/images/{stem}.jpg"] = "expression 9"
+            elif code == 1 and number > 8 * per_class:
+                _write(os.path.join(images, f"{stem}.jpg"), b"")
+                skipped[f"{folder}/images/{stem}.jpg"] = "empty file"
+            else:
+                written[code] = written.get(code, 0) + 1
+        expected["written"][split] = written
+        expected["skipped"][split] = skipped
+    return expected
+
+
+RAFDB_TO_CANONICAL = {1: 3, 2: 4, 3: 5, 4: 1, 5: 2, 6: 6, 7: 0}  # DESIGN.md §4, independent of label_maps.py
+
+
+def write_rafdb(root: str, per_class: int) -> dict:
+    """basic/EmoLabel/list_patition_label.txt + basic/Image/aligned/<name>_aligned.jpg (100 x 100)."""
+    base = os.path.join(root, "basic")
+    lines, expected = [], {"written": {"train": {}, "test": {}}, "skipped": {"train": {}, "test": {}}}
+    for split in ("train", "test"):
+        number = 0
+        for code in list(range(1, 8)) * per_class:
+            number += 1
+            name = f"{split}_{number:05d}.jpg"
+            lines.append(f"{name} {code}")
+            _write(os.path.join(base, "Image", "aligned", f"{split}_{number:05d}_aligned.jpg"),
+                   jpeg_bytes(plain_face(100, 30 * code)))
+            canonical = RAFDB_TO_CANONICAL[code]
+            expected["written"][split][canonical] = expected["written"][split].get(canonical, 0) + 1
+        lines.append(f"{split}_09998.jpg 3")  # listed, no file
+        expected["skipped"][split][f"{split}_09998.jpg"] = "file listed but missing"
+        lines.append(f"{split}_09999.jpg 9")  # no such label
+        expected["skipped"][split][f"{split}_09999.jpg"] = "is not `<name> <1-7>`"
+    _write(os.path.join(base, "EmoLabel", "list_patition_label.txt"), ("\n".join(lines) + "\n").encode())
+    return expected
+
+
+FER_TO_CANONICAL = {0: 6, 1: 5, 2: 4, 3: 1, 4: 2, 5: 3, 6: 0}  # DESIGN.md §4
+FER_USAGES = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
+FERPLUS_COLUMNS = ["Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
+                   "contempt", "unknown", "NF"]
+
+
+def write_fer2013(root: str, per_class: int) -> dict:
+    """fer2013.csv (emotion, pixels, Usage) and the matching FERPlus fer2013new.csv (votes). Returns the FER2013
+    expectations and, under 'ferplus', the FERPlus ones."""
+    fer_rows, plus_rows = [], []
+    fer = {"written": {s: {} for s in FER_USAGES.values()}, "skipped": {s: {} for s in FER_USAGES.values()}}
+    plus = {"written": {s: {} for s in FER_USAGES.values()}, "skipped": {s: {} for s in FER_USAGES.values()},
+            "votes": {}}
+    for usage, split in FER_USAGES.items():
+        for code in list(range(7)) * per_class:
+            number = len(fer_rows)
+            pixels = " ".join(str((7 * number + i) % 256) for i in range(48 * 48))
+            fer_rows.append([str(code), pixels, usage])
+            fer["written"][split][FER_TO_CANONICAL[code]] = fer["written"][split].get(FER_TO_CANONICAL[code], 0) + 1
+            # FERPlus: most rows agree with a clear majority for canonical class (number % 8); some do not.
+            votes = [0] * 10
+            image_name = f"fer{number:07d}.png"
+            kind = number % 11
+            if kind == 9:
+                votes[9] = 8  # NF: not a face
+                votes[0] = 2
+                plus["skipped"][split][image_name] = "most votes say NF"
+            elif kind == 10:
+                votes[1], votes[2], votes[3] = 4, 3, 3  # happiness 4 of 10: no majority
+                plus["skipped"][split][image_name] = "no emotion has a majority"
+            else:
+                column = kind % 8  # index among the FERPlus emotion columns
+                votes[column] = 7
+                votes[(column + 1) % 8] = 1  # a single vote: noise
+                votes[(column + 2) % 8] = 2
+                canonical = [0, 1, 3, 2, 6, 5, 4, 7][column]  # FERPlus column order -> canonical (DESIGN.md §4)
+                plus["written"][split][canonical] = plus["written"][split].get(canonical, 0) + 1
+                plus["votes"][image_name] = (canonical, votes)
+            plus_rows.append([usage, image_name, *map(str, votes)])
+        # Broken rows: too few pixels, a code that is no emotion, a row FERPlus removed.
+        fer_rows.append(["3", "1 2 3", usage])
+        plus_rows.append([usage, f"fer{len(plus_rows):07d}.png", "10", *["0"] * 9])
+        fer["skipped"][split][f"row_{len(fer_rows) - 1:05d}"] = "3 pixel values"
+        plus["skipped"][split][f"fer{len(plus_rows) - 1:07d}.png"] = "3 pixel values"
+        fer_rows.append(["7", " ".join(["0"] * 2304), usage])
+        plus_rows.append([usage, "", *["0"] * 10])
+        fer["skipped"][split][f"row_{len(fer_rows) - 1:05d}"] = "not a FER2013 code"
+        plus["skipped"][split][f"row_{len(plus_rows) - 1:05d}"] = "removed by FERPlus"
+    with open(os.path.join(root, "fer2013.csv"), "w", newline="") as f:
+        csv.writer(f).writerows([["emotion", "pixels", "Usage"], *fer_rows])
+    with open(os.path.join(root, "fer2013new.csv"), "w", newline="") as f:
+        csv.writer(f).writerows([FERPLUS_COLUMNS, *plus_rows])
+    return {"fer2013": fer, "ferplus": plus}
+
+
+def write_face_folder(root: str, class_folders: dict[str, int], per_class: int, odd_split: str = "train") -> dict:
+    """<split>/<class folder>/<image>; `class_folders` maps each folder name to the grey level its faces get."""
+    expected = {"written": {}, "skipped": {}}
+    for split in ("train", "val"):
+        expected["written"][split], expected["skipped"][split] = {}, {}
+        for folder, value in class_folders.items():
+            for i in range(per_class):
+                _write(os.path.join(root, split, folder, f"{i:03d}.jpg"), jpeg_bytes(plain_face(64, value)))
+            expected["written"][split][folder] = per_class
+        if split == odd_split:
+            folder = next(iter(class_folders))
+            for suffix, (data, reason) in odd_images(plain_face(64, class_folders[folder])).items():
+                _write(os.path.join(root, split, folder, f"odd_{suffix}"), data)
+                if reason:
+                    expected["skipped"][split][f"{split}/{folder}/odd_{suffix}"] = reason
+                else:
+                    expected["written"][split][folder] += 1
+    return expected

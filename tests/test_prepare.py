@@ -1,0 +1,222 @@
+"""Preparing every supported release from a miniature copy in its exact format, and reading it back for training.
+
+Each fixture holds a few images per class plus the broken files and rows users meet; the tests check the records
+written per class, every skipped file and its reason, the canonical labels, crops, landmarks, votes, and that a
+wrong layout stops at once with a message naming what was expected.
+"""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from data_pipelines.label_maps import class_names_for
+from data_pipelines.manual_builder import LayoutError
+from data_pipelines.prepare import prepare
+from hmtl_jax.data.affectnet_labels import CLASS_NAMES
+from hmtl_jax.data.prepared import PreparedSource, open_prepared, read_labels
+from tests import data_fixtures as fx
+
+
+def _prepared(tmp_path_factory, dataset, write, **options):
+    root = tmp_path_factory.mktemp(dataset)
+    manual = os.path.join(root, "manual")
+    os.makedirs(manual)
+    expected = write(manual)
+    data_dir = os.path.join(root, "prepared")
+    report, version_dir, name = prepare(dataset, manual, data_dir, threads=2, **options)
+    return {"expected": expected, "report": report, "version_dir": version_dir, "name": name,
+            "data_dir": data_dir, "manual": manual}
+
+
+def _check_report_and_records(prepared, code_to_name):
+    """Written counts per class, the exact set of skipped files with their reasons, and the records read back."""
+    report, expected = prepared["report"], prepared["expected"]
+    builder = open_prepared(prepared["data_dir"], prepared["name"])
+    for split, counts in expected["written"].items():
+        want = {code_to_name(code): n for code, n in counts.items()}
+        assert dict(report.written[split]) == want, split
+        skipped = dict(report.skipped.get(split, []))
+        assert set(skipped) == set(expected["skipped"][split]), split
+        for item, fragment in expected["skipped"][split].items():
+            assert fragment in skipped[item], (item, skipped[item])
+        source = PreparedSource(builder, split)
+        labels = source.labels()
+        assert len(source) == len(labels) == sum(want.values())
+        names = [source.class_names[label] for label in labels]
+        assert {n: names.count(n) for n in set(names)} == want
+        np.testing.assert_array_equal(labels, read_labels(prepared["version_dir"], split))
+        record = source[0]
+        assert record["image"].dtype == np.uint8 and record["image"].ndim == 3 and record["image"].shape[2] == 3
+        assert record["label"] == labels[0]
+    return builder
+
+
+@pytest.fixture(scope="module")
+def affectnet(tmp_path_factory):
+    def write(manual_dir):
+        return fx.write_affectnet_official(manual_dir, {"train": 3, "validation": 2}, headerless_validation=True)
+
+    return _prepared(tmp_path_factory, "affectnet", write)
+
+
+def test_affectnet_counts_skips_and_labels(affectnet):
+    builder = _check_report_and_records(affectnet, lambda code: CLASS_NAMES[code])
+    assert affectnet["name"] == "affectnet/8class"
+    assert builder.info.features["label"].names == list(CLASS_NAMES)
+
+
+def test_affectnet_crop_is_the_face_box_and_landmarks_follow_it(affectnet):
+    records = open_prepared(affectnet["data_dir"], affectnet["name"]).as_data_source("train")
+    record = next(records[i] for i in range(len(records)) if records[i]["file_name"] == b"train3/000.jpg"
+                  or records[i]["file_name"] == "train3/000.jpg")
+    image = record["image"].astype(int)
+    x, y, w, h = fx.AFFECTNET_BOX
+    assert image.shape == (h, w, 3)  # the box, no margin, no green around it
+    left, right = image[:, : w // 2 - 2].mean((0, 1)), image[:, w // 2 + 2 :].mean((0, 1))
+    assert left[0] > 180 and left[2] < 70 and right[2] > 180 and right[0] < 70
+    np.testing.assert_allclose(record["landmarks"], fx.affectnet_landmarks() - [x, y], atol=0.01)
+    assert record["valence"] == pytest.approx(0.25) and record["arousal"] == pytest.approx(-0.5)
+    assert record["label"] == 3
+
+
+def test_affectnet_margin_and_seven_classes_are_their_own_configs(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "affectnet", lambda d: fx.write_affectnet_official(
+        d, {"train": 1, "validation": 1}), config="7class", crop_margin=0.2)
+    assert prepared["name"] == "affectnet/7class_margin0.2"
+    skipped = dict(prepared["report"].skipped["train"])
+    assert "not in the 7-class set" in skipped["train7/000.jpg"]
+    builder = open_prepared(prepared["data_dir"], prepared["name"])
+    assert builder.info.features["label"].names == list(CLASS_NAMES[:7])
+    records = builder.as_data_source("train")
+    record = next(r for r in (records[i] for i in range(len(records))) if r["label"] == 0)
+    x, y, w, h = fx.AFFECTNET_BOX  # (20, 10, 60, 60) in a 120 x 100 photo: the margin of 12 px is clipped at the top
+    assert record["image"].shape == (y + h + 12 - max(0, y - 12), w + 24, 3)
+    assert record["image"][1, 1, 1] > 150  # the margin shows the green around the face
+
+
+def test_affectnet_wrong_columns_stop_at_start_naming_them(tmp_path):
+    fx.write_affectnet_official(str(tmp_path), {"train": 1, "validation": 1})
+    path = tmp_path / "training.csv"
+    path.write_text(path.read_text().replace("expression", "emotion", 1))
+    with pytest.raises(LayoutError, match=r"missing \['expression'\]"):
+        prepare("affectnet", str(tmp_path), str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "Manually_Annotated_Images").rename(tmp_path / "images")
+    with pytest.raises(LayoutError, match="Manually_Annotated_Images"):
+        prepare("affectnet", str(tmp_path), str(tmp_path / "out"))
+
+
+def test_preparing_again_reuses_the_prepared_records(affectnet):
+    shard = next(f for f in os.listdir(affectnet["version_dir"]) if "array_record" in f)
+    stamp = os.path.getmtime(os.path.join(affectnet["version_dir"], shard))
+    report, version_dir, _ = prepare("affectnet", affectnet["manual"], affectnet["data_dir"])
+    assert version_dir == affectnet["version_dir"]
+    assert os.path.getmtime(os.path.join(version_dir, shard)) == stamp
+    assert report.summary() == affectnet["report"].summary()
+
+
+def test_affectnet_224_release(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "affectnet_224", lambda d: fx.write_affectnet_224(d, per_class=2))
+    builder = _check_report_and_records(prepared, lambda code: CLASS_NAMES[code])
+    record = builder.as_data_source("validation")[0]
+    assert record["image"].shape == (224, 224, 3)
+    assert record["valence"] == pytest.approx(0.5) and record["arousal"] == pytest.approx(-0.25)
+    np.testing.assert_allclose(record["landmarks"], fx.affectnet_landmarks((0, 0, 224, 224)), atol=0.01)
+    # the grey level says which code the face was written for: the label must be that code
+    grey = record["image"].mean()
+    assert abs(grey - (20 * record["label"] + 10)) < 4
+
+
+def test_rafdb_labels_map_to_the_canonical_order(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "rafdb_basic", lambda d: fx.write_rafdb(d, per_class=2))
+    builder = _check_report_and_records(prepared, lambda canonical: CLASS_NAMES[canonical])
+    assert builder.info.features["label"].names == list(CLASS_NAMES[:7])
+    source = PreparedSource(builder, "test")
+    to_rafdb = {canonical: code for code, canonical in fx.RAFDB_TO_CANONICAL.items()}
+    for i in range(len(source)):  # each face's grey level is 30 x its RAF-DB code
+        record = source[i]
+        assert abs(record["image"].mean() - 30 * to_rafdb[int(record["label"])]) < 4
+
+
+def test_fer2013_rows_and_splits(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "fer2013", lambda d: fx.write_fer2013(d, per_class=2)["fer2013"])
+    builder = _check_report_and_records(prepared, lambda canonical: CLASS_NAMES[canonical])
+    assert sorted(builder.info.splits) == ["private_test", "public_test", "train"]
+    assert builder.as_data_source("train")[0]["image"].shape == (48, 48, 3)
+
+
+def test_ferplus_majority_labels_and_votes(tmp_path_factory):
+    holder = {}
+
+    def write(d):
+        holder.update(fx.write_fer2013(d, per_class=2))
+        return holder["ferplus"]
+
+    prepared = _prepared(tmp_path_factory, "ferplus", write)
+    builder = _check_report_and_records(prepared, lambda canonical: CLASS_NAMES[canonical])
+    records = builder.as_data_source("train")
+    checked = 0
+    for i in range(len(records)):
+        record = records[i]
+        name = record["file_name"].decode() if isinstance(record["file_name"], bytes) else record["file_name"]
+        canonical, raw_votes = holder["ferplus"]["votes"][name]
+        assert record["label"] == canonical
+        assert record["votes"][canonical] == 7 and record["votes"].sum() == sum(raw_votes)
+        checked += 1
+    assert checked == len(records) > 0
+
+
+@pytest.mark.parametrize("folders,numbering", [
+    ({"Happy": 40, "sad": 80, "ANGRY": 120, "neutral": 160}, ""),
+    ({"0": 40, "1": 80, "6": 120}, "affectnet"),
+])
+def test_face_folder_classes_follow_the_canonical_order(tmp_path_factory, folders, numbering):
+    prepared = _prepared(tmp_path_factory, "face_folder", lambda d: fx.write_face_folder(d, folders, per_class=3),
+                         config="mine", numbering=numbering)
+    aliases = {"Happy": "happy", "sad": "sad", "ANGRY": "anger", "neutral": "neutral",
+               "0": "neutral", "1": "happy", "6": "anger"}
+    builder = _check_report_and_records(prepared, lambda folder: aliases[folder])
+    names = builder.info.features["label"].names
+    assert names == sorted(names, key=CLASS_NAMES.index)  # canonical order among the classes present
+    source = PreparedSource(builder, "val")
+    grey_of = {aliases[f]: v for f, v in folders.items()}
+    for i in range(len(source)):
+        record = source[i]
+        assert abs(record["image"].mean() - grey_of[names[record["label"]]]) < 4
+
+
+def test_face_folder_numbers_need_a_numbering(tmp_path):
+    fx.write_face_folder(str(tmp_path), {"1": 10, "2": 20}, per_class=1)
+    with pytest.raises(LayoutError, match="--numbering"):
+        prepare("face_folder", str(tmp_path), str(tmp_path / "out"))
+    with pytest.raises(LayoutError, match=r"\['9'\]"):
+        fx.write_face_folder(str(tmp_path), {"9": 30}, per_class=1)
+        prepare("face_folder", str(tmp_path), str(tmp_path / "out"), numbering="affectnet")
+
+
+def test_the_command_line_prints_the_summary_and_how_to_train(tmp_path):
+    fx.write_rafdb(str(tmp_path / "raf"), per_class=1)
+    command = [sys.executable, "-m", "data_pipelines.prepare", "rafdb_basic", "--manual_dir", str(tmp_path / "raf"),
+               "--data_dir", str(tmp_path / "out"), "--threads", "2"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "train: 2 skipped" in done.stdout and "file listed but missing" in done.stdout
+    assert f"--config.data.name=rafdb_basic --config.data.data_dir={tmp_path / 'out'}" in done.stdout
+    assert "Generating" in done.stderr  # TFDS's progress bar
+    wrong = subprocess.run([*command[:5], str(tmp_path), *command[6:]], capture_output=True, text=True, timeout=300)
+    assert wrong.returncode == 2
+    assert "list_patition_label.txt" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_missing_prepared_data_says_how_to_prepare_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m data_pipelines.prepare affectnet"):
+        open_prepared(str(tmp_path), "affectnet/8class")
+
+
+def test_class_names_for_rejects_other_sizes():
+    assert class_names_for(7) == CLASS_NAMES[:7]
+    with pytest.raises(ValueError):
+        class_names_for(5)
