@@ -9,11 +9,12 @@ green.
 from __future__ import annotations
 
 import csv
-import io
 import os
 
 import numpy as np
 from PIL import Image
+
+from data_pipelines import image_files
 
 RED, BLUE, GREEN = (220, 30, 30), (30, 30, 220), (30, 200, 30)
 
@@ -32,16 +33,7 @@ def plain_face(size: int, value: int) -> Image.Image:
     return Image.new("RGB", (size, size), (value, value, value))
 
 
-def jpeg_bytes(image: Image.Image, quality: int = 95) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def png_bytes(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
+jpeg_bytes, png_bytes = image_files.encode_jpeg, image_files.encode_png
 
 
 # Files every format is given some of. Each maps a file name suffix to (bytes, the reason it is skipped or None).

@@ -1,5 +1,5 @@
 """A prepared data set trains end to end: AffectNet's official format, prepared from a fixture, read back through
-Grain by the HMTL trainer with class weights; and a stratified fraction with class-balanced sampling."""
+Grain by configs/affectnet_hmtl.py (scaled down); and a stratified fraction with class-balanced sampling."""
 
 import json
 import os
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from data_pipelines.prepare import prepare
+from hmtl_jax.benchmark.config_files import load_config
 from hmtl_jax.train import train_and_evaluate
 from tests import data_fixtures as fx
 from tests.helpers import tiny_config
-from tests.test_hmtl_train import HMTL
+from tests.test_train import REPO
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,14 @@ def _data(prepared, **more):
 
 
 @pytest.mark.slow
-def test_hmtl_trains_on_prepared_affectnet_with_class_weights(tmp_path, cache_dir, affectnet_dir):
-    config = tiny_config(cache_dir, **HMTL, **_data(affectnet_dir), **{"loss.class_weights": True})
+def test_the_affectnet_hmtl_config_trains_on_prepared_affectnet(tmp_path, cache_dir, affectnet_dir):
+    # configs/affectnet_hmtl.py as it is (its data keys, class weights, AdaBelief, step schedule, jigsaw and
+    # in-painting), scaled to a CPU test: a tiny model at 48 px, no VGG weights (not shipped), no bf16.
+    small = {"model.name": "resnet_tiny", "data.image_size": 48, "jigsaw.num_permutations": 24, "batch_size": 16,
+             "num_epochs": 2, "half_precision": False, "inpaint.perceptual_network": "none", "input.worker_count": 0,
+             "compilation_cache_dir": cache_dir, "data.data_dir": affectnet_dir["data_dir"]}
+    config = load_config(os.path.join(REPO, "configs", "affectnet_hmtl.py"), [f"{k}={v!r}" for k, v in small.items()])
+    assert config.data.name == affectnet_dir["name"] and config.loss.class_weights
     summary = train_and_evaluate(config, str(tmp_path))
     assert 0.0 <= summary["accuracy"] <= 1.0 and np.isfinite(summary["loss"])
     with open(tmp_path / "eval_latest.json") as f:
