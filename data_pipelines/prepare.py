@@ -94,9 +94,9 @@ def prepare(dataset: str, manual_dir: str, data_dir: str, *, config: str = "", c
     # An earlier preparation killed half-way leaves TFDS's temporary folder behind; it is never reused.
     for stale in glob.glob(os.path.join(os.path.dirname(version_dir), f"incomplete.*_{builder.version}")):
         shutil.rmtree(stale, ignore_errors=True)
-    modes = tfds.download.GenerateMode
-    mode = modes.FORCE_REDOWNLOAD if overwrite else modes.REUSE_DATASET_IF_EXISTS
-    download_config = tfds.download.DownloadConfig(manual_dir=manual_dir, download_mode=mode)
+    # Always generate anew from here: records without a report (a run killed after TFDS finished) are not trusted.
+    download_config = tfds.download.DownloadConfig(
+        manual_dir=manual_dir, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD)
     builder.download_and_prepare(download_config=download_config)
     write_label_files(version_dir)
     builder.report.save(version_dir)  # last: its presence means the preparation finished

@@ -26,16 +26,13 @@ def _run_dir(root: str, config: str, size: int, seed: int) -> str:
 
 
 def _final_accuracy(workdir: str) -> float | None:
-    """Validation accuracy of a finished run (its config.json says how many steps make it finished)."""
+    """Validation accuracy of a finished run (its last evaluation is at its last step), else None."""
     try:
         with open(os.path.join(workdir, "eval_latest.json")) as f:
             latest = json.load(f)
-        with open(os.path.join(workdir, "config.json")) as f:
-            config = json.load(f)
     except FileNotFoundError:
         return None
-    total = (config["data"]["train_size"] // config["batch_size"]) * config["num_epochs"]
-    return latest["accuracy"] if latest["step"] >= total else None
+    return latest["accuracy"] if latest["step"] >= latest.get("total_steps", float("inf")) else None
 
 
 def run_sweep(configs, sizes, seeds, root, extra, epochs: dict[int, int]) -> dict:

@@ -106,7 +106,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             train_metrics = None
 
         if step % eval_every == 0 or step == total_steps:
-            eval_summary = run_evaluation(eval_step, state, val_source, config, mesh, class_names, writer, step, workdir)
+            eval_summary = run_evaluation(
+                eval_step, state, val_source, config, mesh, class_names, writer, step, workdir, total_steps)
             if preview is not None:
                 write_pretext_preview(preview(state), writer, step, workdir)
             checkpointer.maybe_save(step, state, train_iter, force=True)
@@ -167,10 +168,13 @@ def _latest_eval_summary(workdir: str) -> dict[str, float]:
         return {}
     with open(path) as f:
         saved = json.load(f)
-    return {k: v for k, v in saved.items() if k not in ("step", "confusion")}
+    return {k: v for k, v in saved.items() if k not in ("step", "total_steps", "confusion")}
 
 
-def run_evaluation(eval_step, state, source, config, mesh, class_names, writer, step, workdir) -> dict[str, float]:
+def run_evaluation(
+    eval_step, state, source, config, mesh, class_names, writer, step, workdir, total_steps
+) -> dict[str, float]:
+    """Evaluate, log, and write eval_latest.json (with the run's total steps, so tools can tell a finished run)."""
     started = time.perf_counter()
     summary, confusion = evaluate(eval_step, state, source, config, mesh, class_names)
     writer.write_scalars(step, {f"val/{k}": v for k, v in summary.items()})
@@ -180,7 +184,8 @@ def run_evaluation(eval_step, state, source, config, mesh, class_names, writer, 
     if jax.process_index() == 0:
         Image.fromarray(image).save(os.path.join(workdir, "confusion_matrix.png"))
         with open(os.path.join(workdir, "eval_latest.json"), "w") as f:
-            json.dump({"step": step, **summary, "confusion": confusion.tolist()}, f, indent=1)
+            json.dump({"step": step, "total_steps": total_steps, **summary, "confusion": confusion.tolist()}, f,
+                      indent=1)
     log.info(
         "eval at step %d: accuracy %.4f  macro-F1 %.4f  loss %.4f  (%d images, %.1f s)",
         step, summary["accuracy"], summary["macro_f1"], summary["loss"], len(source), time.perf_counter() - started,

@@ -6,8 +6,10 @@ wrong layout stops at once with a message naming what was expected.
 """
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -15,6 +17,7 @@ import pytest
 from data_pipelines.label_maps import class_names_for
 from data_pipelines.manual_builder import LayoutError
 from data_pipelines.prepare import prepare
+from data_pipelines.sample_release import write_sample_affectnet
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.prepared import PreparedSource, open_prepared, read_labels
 from tests import data_fixtures as fx
@@ -220,3 +223,37 @@ def test_class_names_for_rejects_other_sizes():
     assert class_names_for(7) == CLASS_NAMES[:7]
     with pytest.raises(ValueError):
         class_names_for(5)
+
+
+def test_a_preparation_killed_half_way_is_prepared_again_in_full(tmp_path):
+    write_sample_affectnet(str(tmp_path / "release"), train=600, validation=40)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "data_pipelines.prepare", "affectnet", "--manual_dir", str(tmp_path / "release"),
+               "--data_dir", str(out), "--threads", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not list((out / "affectnet" / "8class").glob("incomplete.*")) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.2)  # well into the train split
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    version_dir = out / "affectnet" / "8class" / "1.0.0"
+    assert not (version_dir / "preparation_report.json").exists()  # killed before the end: nothing counts as done
+
+    report, _, name = prepare("affectnet", str(tmp_path / "release"), str(out), threads=2)
+    assert sum(report.written["train"].values()) == 600 and sum(report.written["validation"].values()) == 40
+    assert len(PreparedSource(open_prepared(str(out), name), "train")) == 600
+    assert not list((out / "affectnet" / "8class").glob("incomplete.*"))
+
+
+def test_records_without_a_report_are_generated_again(affectnet, tmp_path):
+    manual = affectnet["manual"]
+    report, version_dir, _ = prepare("affectnet", manual, str(tmp_path / "out"), threads=2)
+    os.remove(os.path.join(version_dir, "preparation_report.json"))  # as if killed between the records and the report
+    again, _, name = prepare("affectnet", manual, str(tmp_path / "out"), threads=2)
+    assert again.summary() == report.summary() and sum(again.written["train"].values()) > 0
+
+    source = PreparedSource(open_prepared(str(tmp_path / "out"), name), "train")
+    indexed = source.labels()
+    os.remove(os.path.join(version_dir, "labels_train.npy"))  # e.g. prepared by another tool: labels are read instead
+    np.testing.assert_array_equal(source.labels(), indexed)

@@ -21,6 +21,11 @@ def test_one_percent_keeps_every_class_and_the_seed_fixes_the_subset():
     assert not np.array_equal(stratified_subset(LABELS, 0.2, seed=3), stratified_subset(LABELS, 0.2, seed=4))
 
 
+def test_subsets_of_one_seed_are_nested():
+    small, large = stratified_subset(LABELS, 0.1, seed=5), stratified_subset(LABELS, 0.5, seed=5)
+    assert set(small) < set(large)
+
+
 def test_twenty_percent_keeps_the_class_proportions():
     kept = np.bincount(LABELS[stratified_subset(LABELS, 0.2, seed=0)], minlength=8)
     np.testing.assert_array_equal(kept, np.round(0.2 * COUNTS))
