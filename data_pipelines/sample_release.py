@@ -23,16 +23,24 @@ from data_pipelines.affectnet import CSV_COLUMNS, CSV_FILES
 from hmtl_jax.data.synthetic_faces import SyntheticFaces
 
 FACE_PIXELS = 224  # rendered face size, before scaling to its box
-# 68 points on a unit square: jaw, brows, nose, eyes, mouth (a rough template, so the format is complete).
-_T = np.linspace(0.0, 1.0, 17)
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int) -> np.ndarray:
+    angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    return np.stack([cx + rx * np.cos(angles), cy + ry * np.sin(angles)], 1)
+
+
+def _line(x0: float, y0: float, x1: float, y1: float, n: int) -> np.ndarray:
+    return np.stack([np.linspace(x0, x1, n), np.linspace(y0, y1, n)], 1)
+
+
+# 68 points on a unit square in the iBUG order (jaw 17, brows 5 + 5, nose 9, eyes 6 + 6, mouth 20): a rough template,
+# so the sample's landmark column has the real format.
+_JAW = np.linspace(0.0, 1.0, 17)
 TEMPLATE = np.concatenate([
-    np.stack([0.1 + 0.8 * _T, 0.45 + 0.45 * np.sin(np.pi * _T)], 1),
-    np.stack([np.linspace(0.2, 0.45, 5), np.full(5, 0.3)], 1), np.stack([np.linspace(0.55, 0.8, 5), np.full(5, 0.3)], 1),
-    np.stack([np.full(9, 0.5), np.linspace(0.35, 0.65, 9)], 1),
-    np.stack([0.3 + 0.05 * np.cos(np.linspace(0, 2 * np.pi, 6)), 0.4 + 0.03 * np.sin(np.linspace(0, 2 * np.pi, 6))], 1),
-    np.stack([0.7 + 0.05 * np.cos(np.linspace(0, 2 * np.pi, 6)), 0.4 + 0.03 * np.sin(np.linspace(0, 2 * np.pi, 6))], 1),
-    np.stack([0.5 + 0.15 * np.cos(np.linspace(0, 2 * np.pi, 20)), 0.78 + 0.05 * np.sin(np.linspace(0, 2 * np.pi, 20))],
-             1),
+    np.stack([0.1 + 0.8 * _JAW, 0.45 + 0.45 * np.sin(np.pi * _JAW)], 1),
+    _line(0.2, 0.3, 0.45, 0.3, 5), _line(0.55, 0.3, 0.8, 0.3, 5), _line(0.5, 0.35, 0.5, 0.65, 9),
+    _ellipse(0.3, 0.4, 0.05, 0.03, 6), _ellipse(0.7, 0.4, 0.05, 0.03, 6), _ellipse(0.5, 0.78, 0.15, 0.05, 20),
 ])
 # Rough valence/arousal centres of the eight classes (Russell's circumplex), for plausible values.
 VALENCE_AROUSAL = {0: (0.0, 0.0), 1: (0.7, 0.4), 2: (-0.6, -0.3), 3: (0.2, 0.7), 4: (-0.5, 0.7), 5: (-0.6, 0.3),
@@ -76,7 +84,8 @@ def write_sample_affectnet(out: str, train: int, validation: int, seed: int = 0,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m data_pipelines.sample_release", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m data_pipelines.sample_release",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", required=True)
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--validation", type=int, default=400)

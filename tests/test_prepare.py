@@ -17,7 +17,7 @@ import pytest
 from data_pipelines.label_maps import class_names_for
 from data_pipelines.manual_builder import LayoutError
 from data_pipelines.prepare import prepare
-from data_pipelines.sample_release import write_sample_affectnet
+from data_pipelines.sample_release import TEMPLATE, write_sample_affectnet
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.prepared import PreparedSource, open_prepared, read_labels
 from tests import data_fixtures as fx
@@ -257,3 +257,18 @@ def test_records_without_a_report_are_generated_again(affectnet, tmp_path):
     indexed = source.labels()
     os.remove(os.path.join(version_dir, "labels_train.npy"))  # e.g. prepared by another tool: labels are read instead
     np.testing.assert_array_equal(source.labels(), indexed)
+
+
+def test_landmarks_follow_the_crop_and_the_shrink(tmp_path):
+    # The sample release puts template landmarks in each face box; boxes of 120-460 px, stored at <= 256 px.
+    write_sample_affectnet(str(tmp_path / "release"), train=24, validation=8)
+    _, _, name = prepare("affectnet", str(tmp_path / "release"), str(tmp_path / "out"), threads=2)
+    records = open_prepared(str(tmp_path / "out"), name).as_data_source("train")
+    shrunk = 0
+    for i in range(len(records)):
+        record = records[i]
+        height, width = record["image"].shape[:2]
+        assert max(height, width) <= 256
+        shrunk += max(height, width) == 256
+        np.testing.assert_allclose(record["landmarks"], TEMPLATE * [width, height], atol=1.5)
+    assert shrunk > 0  # some boxes were larger than 256 px, so the scaling was exercised
