@@ -24,6 +24,7 @@ from data_pipelines.manual_builder import (
     ExpressionConfig,
     LayoutError,
     ManualBuilder,
+    open_text,
     parse_float,
     require_columns,
     require_paths,
@@ -50,9 +51,12 @@ RELEASE_224_LAYOUT = """  <manual_dir>/train_set/images/<id>.jpg
 def expression_label(code_text: str, num_classes: int) -> int:
     """The canonical label of an AffectNet expression code, or SkipRecord saying why it is not used."""
     try:
-        code = int(float(code_text))
-    except ValueError:
+        number = float(code_text)
+    except (ValueError, TypeError):
         raise SkipRecord(f"expression is not a number ({code_text!r})") from None
+    if not number.is_integer():  # also inf and nan
+        raise SkipRecord(f"expression is not a whole number ({code_text!r})")
+    code = int(number)
     if code in AFFECTNET_NON_EMOTION_CODES:
         raise SkipRecord(f"expression {code} ({AFFECTNET_NON_EMOTION_CODES[code]}): not an emotion class")
     if code not in AFFECTNET_CODES:
@@ -60,6 +64,14 @@ def expression_label(code_text: str, num_classes: int) -> int:
     if code >= num_classes:
         raise SkipRecord(f"expression {code} ({AFFECTNET_CODES[code]}): not in the {num_classes}-class set")
     return code  # AffectNet's codes are the canonical order
+
+
+def _optional_float(text: str | None) -> np.float32:
+    """Valence or arousal: a number, or NaN where the source has none (they are extras: the record is kept)."""
+    try:
+        return np.float32(float(text))
+    except (ValueError, TypeError):
+        return np.float32(np.nan)
 
 
 def _nan_landmarks() -> np.ndarray:
@@ -108,7 +120,7 @@ class Affectnet(ManualBuilder):
         _find_images_folder(manual_dir)
         for split_file in CSV_FILES.values():
             path = _find_csv(manual_dir, split_file)
-            with open(path, newline="") as f:
+            with open_text(path) as f:
                 header = next(csv.reader(f), [])
             if not _is_headerless(header):
                 require_columns(path, header, CSV_COLUMNS, OFFICIAL_LAYOUT)
@@ -118,7 +130,7 @@ class Affectnet(ManualBuilder):
         return {split: self._rows(_find_csv(manual_dir, name), images) for split, name in CSV_FILES.items()}
 
     def _rows(self, path: str, images: str):
-        with open(path, newline="") as f:
+        with open_text(path) as f:
             rows = csv.reader(f)
             header = next(rows, [])
             if _is_headerless(header):  # some copies of validation.csv lost their header row
@@ -132,7 +144,7 @@ class Affectnet(ManualBuilder):
         return Candidate(name, functools.partial(self._read_row, row, images))
 
     def _read_row(self, row: dict, images: str) -> dict:
-        if len(row) < len(CSV_COLUMNS):
+        if any(row.get(column) is None for column in CSV_COLUMNS):
             raise SkipRecord("CSV row has too few fields")
         config: AffectNetConfig = self.builder_config
         label = expression_label(row["expression"], config.num_classes)
@@ -141,13 +153,13 @@ class Affectnet(ManualBuilder):
         image = image_files.to_rgb(image_files.decode(data))
         face, origin = crop_face(image, box, config.crop_margin)
         stored = image_files.shrink(face, config.max_size)
-        scale = stored.width / face.width
+        scale = np.asarray([stored.width / face.width, stored.height / face.height], np.float32)
         landmarks = (_parse_landmarks(row["facial_landmarks"]) - np.asarray(origin, np.float32)) * scale
         return {
             "image": image_files.encode_jpeg(stored),
             "label": label,
-            "valence": np.float32(parse_float(row["valence"], "valence")),
-            "arousal": np.float32(parse_float(row["arousal"], "arousal")),
+            "valence": _optional_float(row["valence"]),
+            "arousal": _optional_float(row["arousal"]),
             "landmarks": landmarks.astype(np.float32),
         }
 
@@ -155,6 +167,8 @@ class Affectnet(ManualBuilder):
 def crop_face(image: Image.Image, box: list[float], margin: float) -> tuple[Image.Image, tuple[int, int]]:
     """The box (x, y, width, height) grown by `margin` on every side and clipped to the image; and its top-left."""
     x, y, w, h = box
+    if max(abs(v) for v in box) > 1e6:
+        raise SkipRecord(f"face box ({x:g}, {y:g}, {w:g}, {h:g}) is not a box in a photo")
     if w <= 0 or h <= 0:
         raise SkipRecord(f"face box has no area (width {w:g}, height {h:g})")
     left = max(0, round(x - margin * w))
@@ -227,15 +241,16 @@ class Affectnet224(ManualBuilder):
         if expression is None:
             raise SkipRecord("no annotation file <id>_exp.npy")
         label = expression_label(expression, self.builder_config.num_classes)
-        jpeg, _ = image_files.load_rgb_jpeg(image_files.read_bytes(path), self.builder_config.max_size)
+        jpeg, scale = image_files.load_rgb_jpeg(image_files.read_bytes(path), self.builder_config.max_size)
         landmarks = _load_npy_floats(annotations + "_lnd.npy")
+        if landmarks is None or landmarks.size != 2 * NUM_LANDMARKS:
+            landmarks = _nan_landmarks()
         return {
             "image": jpeg,
             "label": label,
             "valence": np.float32(_first_or_nan(_load_npy_floats(annotations + "_val.npy"))),
             "arousal": np.float32(_first_or_nan(_load_npy_floats(annotations + "_aro.npy"))),
-            "landmarks": landmarks.reshape(NUM_LANDMARKS, 2) if landmarks is not None
-            and landmarks.size == 2 * NUM_LANDMARKS else _nan_landmarks(),
+            "landmarks": (landmarks.reshape(NUM_LANDMARKS, 2) * np.asarray(scale, np.float32)).astype(np.float32),
         }
 
 

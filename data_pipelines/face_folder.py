@@ -1,9 +1,10 @@
 """Any folder of face images laid out `<split>/<class>/<image>`: a user's own data, or a re-packaged AffectNet.
 
-Class folders named after emotions (any of label_maps.FOLDER_ALIASES, any case) take their canonical index, in the
-canonical order of the classes present. Folders named by number must say whose numbering they use (`numbering`),
-because the same number means different emotions in different data sets. Any other folder names are classes of
-their own, in sorted order (a non-emotion task).
+Class folders named after emotions (any of label_maps.FOLDER_ALIASES, any case) are numbered in the canonical order
+among the classes present: all 8 classes, or the 7 without contempt, get exactly the canonical indices; a subset is
+numbered 0..k-1 in that order (the label names written with the data set say which). Folders named by number must
+say whose numbering they use (`numbering`), because the same number means different emotions in different data
+sets. Any other folder names are classes of their own, in sorted order (a non-emotion task).
 """
 
 from __future__ import annotations

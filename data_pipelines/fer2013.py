@@ -27,7 +27,14 @@ from data_pipelines.label_maps import (
     canonical_index,
     class_names_for,
 )
-from data_pipelines.manual_builder import Candidate, ManualBuilder, require_columns, require_paths
+from data_pipelines.manual_builder import (
+    Candidate,
+    LayoutError,
+    ManualBuilder,
+    open_text,
+    require_columns,
+    require_paths,
+)
 from data_pipelines.report import SkipRecord
 
 FER_FILE, FERPLUS_FILE = "fer2013.csv", "fer2013new.csv"
@@ -40,12 +47,12 @@ FERPLUS_LAYOUT = FER_LAYOUT + f"\n  <manual_dir>/{FERPLUS_FILE}  (columns {', '.
 
 
 def _header(path: str) -> list[str]:
-    with open(path, newline="") as f:
+    with open_text(path) as f:
         return [c.strip() for c in next(csv.reader(f), [])]
 
 
 def _rows(path: str):
-    with open(path, newline="") as f:
+    with open_text(path) as f:
         rows = csv.reader(f)
         header = [c.strip() for c in next(rows)]
         for values in rows:
@@ -55,8 +62,8 @@ def _rows(path: str):
 def _face_png(pixels: str) -> bytes:
     try:
         values = np.asarray(pixels.split(), np.int64)
-    except ValueError:
-        raise SkipRecord("pixels are not integers") from None
+    except (ValueError, OverflowError):
+        raise SkipRecord("pixels are not integers from 0 to 255") from None
     if values.size != SIDE * SIDE:
         raise SkipRecord(f"{values.size} pixel values, expected {SIDE * SIDE}")
     if values.min(initial=0) < 0 or values.max(initial=0) > 255:
@@ -151,6 +158,10 @@ class Ferplus(_FerRows):
         for name, columns in ((FER_FILE, FER_COLUMNS), (FERPLUS_FILE, FERPLUS_COLUMNS)):
             path = os.path.join(manual_dir, name)
             require_columns(path, _header(path), columns, FERPLUS_LAYOUT)
+        counts = {name: sum(1 for _ in _rows(os.path.join(manual_dir, name))) for name in (FER_FILE, FERPLUS_FILE)}
+        if counts[FER_FILE] != counts[FERPLUS_FILE]:
+            raise LayoutError(f"{FER_FILE} has {counts[FER_FILE]} rows and {FERPLUS_FILE} {counts[FERPLUS_FILE]}: "
+                              "FERPlus relabels FER2013 row by row, so both must be the complete original files")
 
     def _split_rows(self, manual_dir: str, split: str):
         pairs = zip(_rows(os.path.join(manual_dir, FER_FILE)), _rows(os.path.join(manual_dir, FERPLUS_FILE)))
@@ -165,10 +176,14 @@ class Ferplus(_FerRows):
         _split_of(plus.get("Usage", ""))
         if not plus.get("Image name", "").strip():
             raise SkipRecord("FERPlus lists no image name for this row (removed by FERPlus)")
+        if fer.get("Usage") != plus.get("Usage"):
+            raise SkipRecord(f"Usage {fer.get('Usage')!r} in {FER_FILE} but {plus.get('Usage')!r} in {FERPLUS_FILE}")
         try:
-            raw = np.asarray([int(float(plus[c])) for c in FERPLUS_COLUMNS[2:]], np.int32)
-        except (ValueError, TypeError, KeyError):
-            raise SkipRecord("vote counts are not numbers") from None
+            raw = np.asarray([int(plus[c]) for c in FERPLUS_COLUMNS[2:]], np.int32)
+        except (ValueError, TypeError, KeyError, OverflowError):
+            raise SkipRecord("vote counts are not whole numbers") from None
+        if raw.min() < 0:
+            raise SkipRecord("negative vote count")
         top = ferplus_majority(raw)
         emotion = FERPLUS_EMOTION_COLUMNS[list(FERPLUS_EMOTION_COLUMNS)[top]]
         canonical_votes = np.zeros(10, np.int32)

@@ -9,7 +9,6 @@ EXIF orientation is ignored on purpose: AffectNet's face boxes and landmarks ref
 from __future__ import annotations
 
 import io
-import warnings
 
 import numpy as np
 from PIL import Image
@@ -17,6 +16,7 @@ from PIL import Image
 from data_pipelines.report import SkipRecord
 
 JPEG_QUALITY = 95
+MAX_PIXELS = 64_000_000  # AffectNet's largest photos are far smaller; Pillow itself refuses 179 M and more
 
 
 class BadImage(SkipRecord):
@@ -40,13 +40,15 @@ def decode(data: bytes) -> Image.Image:
     if not data:
         raise BadImage("empty file (0 bytes)")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            image.load()
+        image = Image.open(io.BytesIO(data))  # reads the header only
+        if image.width * image.height > MAX_PIXELS:  # before decoding: a damaged header can claim any size
+            raise BadImage(f"{image.width} x {image.height} pixels: too large for a face image (damaged header?)")
+        image.load()
     except Image.UnidentifiedImageError:
         raise BadImage("not an image (unrecognised file format)") from None
-    except (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombWarning) as error:
+    except Image.DecompressionBombError:  # Pillow's own limit, checked while opening
+        raise BadImage("too large for a face image (damaged header?)") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as error:
         raise BadImage(f"damaged image ({_first_line(error)})") from None
     if image.width == 0 or image.height == 0:
         raise BadImage("image has no pixels")
@@ -102,14 +104,14 @@ def shrink(image: Image.Image, max_size: int) -> Image.Image:
     return image.resize(size, Image.BICUBIC)
 
 
-def load_rgb_jpeg(data: bytes, max_size: int = 0) -> tuple[bytes, tuple[int, int]]:
-    """(JPEG bytes of the image in RGB, (width, height)). An RGB JPEG that needs no resizing keeps its own bytes,
-    so no quality is lost to a second compression."""
+def load_rgb_jpeg(data: bytes, max_size: int = 0) -> tuple[bytes, tuple[float, float]]:
+    """(JPEG bytes of the image in RGB, (x, y) scale from the source's pixels to the stored ones). An RGB JPEG that
+    needs no resizing keeps its own bytes, so no quality is lost to a second compression."""
     image = decode(data)
     if image.format == "JPEG" and image.mode == "RGB" and (max_size <= 0 or max(image.size) <= max_size):
-        return data, image.size
-    image = shrink(to_rgb(image), max_size)
-    return encode_jpeg(image), image.size
+        return data, (1.0, 1.0)
+    stored = shrink(to_rgb(image), max_size)
+    return encode_jpeg(stored), (stored.width / image.width, stored.height / image.height)
 
 
 def _first_line(error: BaseException) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
+import functools
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -100,12 +101,27 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         return {split: self._generate_examples(split, items) for split, items in self._candidates(manual_dir).items()}
 
     def _generate_examples(self, split: str, candidates: Iterator[Candidate]):
-        for candidate, outcome in _read_in_order(candidates, self.threads):
+        for candidate, outcome in _read_in_order(_first_listing_only(candidates), self.threads):
             if isinstance(outcome, SkipRecord):
                 self.report.skip(split, candidate.name, str(outcome))
                 continue
             self.report.wrote(split, outcome["label"])
             yield candidate.name, {"file_name": candidate.name, **outcome}
+
+
+def _first_listing_only(candidates: Iterator[Candidate]) -> Iterator[Candidate]:
+    """A record listed twice (the same file in a CSV twice) is written once: its name is its key in the files."""
+    seen = set()
+    for candidate in candidates:
+        if candidate.name in seen:
+            yield Candidate(candidate.name + " (again)", functools.partial(_refuse, "listed twice; the first is kept"))
+            continue
+        seen.add(candidate.name)
+        yield candidate
+
+
+def _refuse(reason: str) -> dict:
+    raise SkipRecord(reason)
 
 
 def _read_in_order(candidates: Iterator[Candidate], threads: int):
@@ -116,6 +132,8 @@ def _read_in_order(candidates: Iterator[Candidate], threads: int):
             return candidate.read()
         except SkipRecord as skipped:
             return skipped
+        except Exception as error:  # noqa: BLE001 - one record's surprise must not end a preparation of hours
+            return SkipRecord(f"unexpected error: {type(error).__name__}: {error}")
 
     window = collections.deque()
     with ThreadPoolExecutor(max(1, threads)) as pool:
@@ -146,10 +164,16 @@ def require_columns(path: str, header: list[str], expected: list[str], layout: s
         )
 
 
+def open_text(path: str):
+    """A text file of a release: UTF-8 with or without a byte-order mark; an undecodable byte becomes U+FFFD (the
+    row then names a file that does not exist and is skipped) instead of stopping the preparation."""
+    return open(path, newline="", encoding="utf-8-sig", errors="replace")
+
+
 def parse_float(value: str, what: str) -> float:
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, TypeError):
         raise SkipRecord(f"{what} is not a number ({value!r})") from None
     if not np.isfinite(number):
         raise SkipRecord(f"{what} is not finite ({value!r})")

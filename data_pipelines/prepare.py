@@ -45,8 +45,13 @@ def builder_config(dataset: str, manual_dir: str, config: str = "", crop_margin:
     A named config changed by --crop_margin or --max_size gets a name of its own (e.g. 8class_margin0.2_max320),
     so differently prepared copies never mix in one folder."""
     builder = BUILDERS[dataset]
+    if crop_margin is not None and dataset != "affectnet":
+        raise ValueError(f"--crop_margin is for affectnet's face boxes; {dataset} has none")
+    if numbering and builder is not FaceFolder:
+        raise ValueError("--numbering is for face_folder's numbered class folders")
     if builder is FaceFolder:
-        return face_folder_config(manual_dir, config or "default", numbering, max_size or 0)
+        name = (config or "default") + (f"_max{max_size}" if max_size else "")
+        return face_folder_config(manual_dir, name, numbering, max_size or 0)
     if not builder.BUILDER_CONFIGS:
         if config or crop_margin is not None or max_size is not None:
             raise ValueError(f"{dataset} has no --config, --crop_margin or --max_size options")
@@ -57,8 +62,6 @@ def builder_config(dataset: str, manual_dir: str, config: str = "", crop_margin:
         raise ValueError(f"--config {config!r}: {dataset} has configs {sorted(named)}")
     changes = {}
     if crop_margin is not None:
-        if not hasattr(base, "crop_margin"):
-            raise ValueError(f"{dataset} has no face boxes: --crop_margin does not apply")
         if not 0.0 <= crop_margin <= 2.0:
             raise ValueError(f"--crop_margin {crop_margin} must be in [0, 2] (a fraction of the box size)")
         changes["crop_margin"] = crop_margin

@@ -7,7 +7,7 @@ import os
 
 from data_pipelines import image_files
 from data_pipelines.label_maps import RAFDB_CODES, SEVEN_CLASSES, canonical_index
-from data_pipelines.manual_builder import Candidate, LayoutError, ManualBuilder, require_paths
+from data_pipelines.manual_builder import Candidate, LayoutError, ManualBuilder, open_text, require_paths
 from data_pipelines.report import SkipRecord
 
 LABEL_FILE = os.path.join("EmoLabel", "list_patition_label.txt")  # sic: the release's spelling
@@ -35,7 +35,7 @@ class RafdbBasic(ManualBuilder):
 
     def _candidates(self, manual_dir: str) -> dict:
         root = _release_root(manual_dir)
-        with open(os.path.join(root, LABEL_FILE)) as f:
+        with open_text(os.path.join(root, LABEL_FILE)) as f:
             lines = [line.split() for line in f if line.strip()]
         return {split: self._lines(root, lines, split) for split in SPLITS}
 

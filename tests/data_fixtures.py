@@ -9,6 +9,7 @@ green.
 from __future__ import annotations
 
 import csv
+import io
 import os
 
 import numpy as np
@@ -41,6 +42,9 @@ def odd_images(base: Image.Image) -> dict[str, tuple[bytes, str | None]]:
     """Images in every awkward encoding: the converted ones keep their record, the broken ones are skipped."""
     sixteen_bit = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257))
     good = jpeg_bytes(base)
+    huge, big = bytearray(bmp_bytes(base)), bytearray(bmp_bytes(base))
+    huge[18:26] = (200_000).to_bytes(4, "little") * 2  # damaged headers claiming 200,000 and 9,000 pixels a side:
+    big[18:26] = (9_000).to_bytes(4, "little") * 2  # beyond Pillow's own limit, and beyond ours only
     return {
         "cmyk.jpg": (jpeg_bytes(base.convert("CMYK")), None),
         "palette.png": (png_bytes(base.convert("P")), None),
@@ -50,7 +54,15 @@ def odd_images(base: Image.Image) -> dict[str, tuple[bytes, str | None]]:
         "empty.jpg": (b"", "empty file (0 bytes)"),
         "truncated.jpg": (good[: len(good) // 2], "damaged image"),
         "text.jpg": (b"this is a note, not a photo\n", "not an image"),
+        "huge_header.bmp": (bytes(huge), "too large"),
+        "big_header.bmp": (bytes(big), "too large"),
     }
+
+
+def bmp_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="BMP")
+    return buffer.getvalue()
 
 
 def _write(path: str, data: bytes) -> None:
@@ -103,6 +115,15 @@ def write_affectnet_official(root: str, per_class: dict[str, int], headerless_va
                 written[1] += 1
         row(f"{split}_odd/missing.jpg", 2)
         skipped[f"{split}_odd/missing.jpg"] = "file listed but missing"
+        for code in ("inf", "1.7"):
+            row(f"{split}0/000.jpg?{code}", code)
+            skipped[f"{split}0/000.jpg?{code}"] = "not a whole number"
+        row(f"{split}1/000.jpg", 1)  # the same file listed again
+        skipped[f"{split}1/000.jpg (again)"] = "listed twice"
+        name = f"{split}_odd/no_valence.jpg"  # kept, with NaN valence and arousal
+        _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
+        row(name, 0, valence="", arousal="n/a")
+        written[0] += 1
         name = f"{split}_odd/box_outside.jpg"
         _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
         row(name, 3, box=(500, 400, 60, 60))
@@ -112,6 +133,9 @@ def write_affectnet_official(root: str, per_class: dict[str, int], headerless_va
             if not (headerless_validation and split == "validation"):
                 out.writerow(AFFECTNET_COLUMNS)
             out.writerows(rows)
+        with open(os.path.join(root, csv_name), "ab") as f:  # a Latin-1 byte in a UTF-8 file
+            f.write(f"{split}_odd/caf\xe9.jpg,20,10,60,60,,1,0,0\n".encode("latin-1"))
+        skipped[f"{split}_odd/caf\ufffd.jpg"] = "file listed but missing"
         expected["written"][split] = written
         expected["skipped"][split] = skipped
     return expected
@@ -175,6 +199,11 @@ def write_rafdb(root: str, per_class: int) -> dict:
 
 
 FER_TO_CANONICAL = {0: 6, 1: 5, 2: 4, 3: 1, 4: 2, 5: 3, 6: 0}  # DESIGN.md §4
+
+
+def fer_grey(code: int) -> int:
+    """The grey level of every pixel of a FER2013 fixture face with emotion `code`."""
+    return 30 * code + 20
 FER_USAGES = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
 FERPLUS_COLUMNS = ["Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
                    "contempt", "unknown", "NF"]
@@ -188,9 +217,9 @@ def write_fer2013(root: str, per_class: int) -> dict:
     plus = {"written": {s: {} for s in FER_USAGES.values()}, "skipped": {s: {} for s in FER_USAGES.values()},
             "votes": {}}
     for usage, split in FER_USAGES.items():
-        for code in list(range(7)) * per_class:
+        for code in [c for c in range(7) for _ in range(per_class + c % 3)]:  # uneven class counts
             number = len(fer_rows)
-            pixels = " ".join(str((7 * number + i) % 256) for i in range(48 * 48))
+            pixels = " ".join([str(fer_grey(code))] * (48 * 48))
             fer_rows.append([str(code), pixels, usage])
             fer["written"][split][FER_TO_CANONICAL[code]] = fer["written"][split].get(FER_TO_CANONICAL[code], 0) + 1
             # FERPlus: most rows agree with a clear majority for canonical class (number % 8); some do not.

@@ -23,9 +23,9 @@ def test_convertible_encodings_keep_their_pixels(base):
     for name, (data, reason) in fx.odd_images(base).items():
         if reason is not None:
             continue
-        jpeg, size = image_files.load_rgb_jpeg(data)
+        jpeg, scale = image_files.load_rgb_jpeg(data)
         image = np.asarray(image_files.decode(jpeg))
-        assert image.shape == (64, 64, 3) and size == (64, 64), name
+        assert image.shape == (64, 64, 3) and scale == (1.0, 1.0), name
         reference = np.asarray(base, float) if name in ("alpha.png", "palette.png", "cmyk.jpg") else grey[..., None]
         tolerance = 40 if name == "palette.png" else 12  # a palette has at most 256 colours
         assert np.abs(image - reference).mean() < tolerance, name
@@ -62,5 +62,5 @@ def test_broken_files_are_refused_with_their_reason(base, tmp_path):
 def test_an_rgb_jpeg_keeps_its_bytes_and_a_large_one_shrinks(base):
     data = fx.jpeg_bytes(base)
     assert image_files.load_rgb_jpeg(data)[0] is data
-    shrunk, size = image_files.load_rgb_jpeg(fx.jpeg_bytes(base.resize((300, 150))), max_size=100)
-    assert size == (100, 50) and image_files.decode(shrunk).size == (100, 50)
+    shrunk, scale = image_files.load_rgb_jpeg(fx.jpeg_bytes(base.resize((300, 150))), max_size=100)
+    assert scale == (1 / 3, 1 / 3) and image_files.decode(shrunk).size == (100, 50)

@@ -83,6 +83,8 @@ def test_affectnet_crop_is_the_face_box_and_landmarks_follow_it(affectnet):
     np.testing.assert_allclose(record["landmarks"], fx.affectnet_landmarks() - [x, y], atol=0.01)
     assert record["valence"] == pytest.approx(0.25) and record["arousal"] == pytest.approx(-0.5)
     assert record["label"] == 3
+    missing = next(records[i] for i in range(len(records)) if "no_valence" in str(records[i]["file_name"]))
+    assert np.isnan(missing["valence"]) and np.isnan(missing["arousal"]) and missing["label"] == 0
 
 
 def test_affectnet_margin_and_seven_classes_are_their_own_configs(tmp_path_factory):
@@ -103,7 +105,7 @@ def test_affectnet_margin_and_seven_classes_are_their_own_configs(tmp_path_facto
 def test_affectnet_wrong_columns_stop_at_start_naming_them(tmp_path):
     fx.write_affectnet_official(str(tmp_path), {"train": 1, "validation": 1})
     path = tmp_path / "training.csv"
-    path.write_text(path.read_text().replace("expression", "emotion", 1))
+    path.write_text(path.read_text("latin-1").replace("expression", "emotion", 1), "latin-1")
     with pytest.raises(LayoutError, match=r"missing \['expression'\]"):
         prepare("affectnet", str(tmp_path), str(tmp_path / "out"))
     assert not (tmp_path / "out").exists()
@@ -119,6 +121,15 @@ def test_preparing_again_reuses_the_prepared_records(affectnet):
     assert version_dir == affectnet["version_dir"]
     assert os.path.getmtime(os.path.join(version_dir, shard)) == stamp
     assert report.summary() == affectnet["report"].summary()
+
+
+def test_affectnet_224_shrunk_scales_its_landmarks(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "affectnet_224", lambda d: fx.write_affectnet_224(d, per_class=1),
+                         max_size=112)
+    assert prepared["name"] == "affectnet_224/8class_max112"
+    record = open_prepared(prepared["data_dir"], prepared["name"]).as_data_source("train")[0]
+    assert record["image"].shape == (112, 112, 3)
+    np.testing.assert_allclose(record["landmarks"], fx.affectnet_landmarks((0, 0, 224, 224)) / 2, atol=0.01)
 
 
 def test_affectnet_224_release(tmp_path_factory):
@@ -148,7 +159,20 @@ def test_fer2013_rows_and_splits(tmp_path_factory):
     prepared = _prepared(tmp_path_factory, "fer2013", lambda d: fx.write_fer2013(d, per_class=2)["fer2013"])
     builder = _check_report_and_records(prepared, lambda canonical: CLASS_NAMES[canonical])
     assert sorted(builder.info.splits) == ["private_test", "public_test", "train"]
-    assert builder.as_data_source("train")[0]["image"].shape == (48, 48, 3)
+    to_fer = {canonical: code for code, canonical in fx.FER_TO_CANONICAL.items()}
+    records = builder.as_data_source("public_test")
+    for i in range(len(records)):  # each face's grey level says which FER2013 code its row had
+        record = records[i]
+        assert record["image"].shape == (48, 48, 3)
+        assert (record["image"] == fx.fer_grey(to_fer[int(record["label"])])).all()
+
+
+def test_ferplus_needs_both_files_complete(tmp_path):
+    fx.write_fer2013(str(tmp_path), per_class=1)
+    lines = (tmp_path / "fer2013new.csv").read_text().splitlines()
+    (tmp_path / "fer2013new.csv").write_text("\n".join(lines[:-3]) + "\n")
+    with pytest.raises(LayoutError, match="rows"):
+        prepare("ferplus", str(tmp_path), str(tmp_path / "out"))
 
 
 def test_ferplus_majority_labels_and_votes(tmp_path_factory):
@@ -272,3 +296,16 @@ def test_landmarks_follow_the_crop_and_the_shrink(tmp_path):
         shrunk += max(height, width) == 256
         np.testing.assert_allclose(record["landmarks"], TEMPLATE * [width, height], atol=1.5)
     assert shrunk > 0  # some boxes were larger than 256 px, so the scaling was exercised
+
+
+def test_an_unexpected_error_in_one_record_is_a_skip_not_a_stop():
+    from data_pipelines.manual_builder import Candidate, _read_in_order
+
+    def broken():
+        raise RuntimeError("something nobody foresaw")
+
+    candidates = [Candidate("a", lambda: {"label": 0}), Candidate("b", broken), Candidate("c", lambda: {"label": 1})]
+    outcomes = [(c.name, o) for c, o in _read_in_order(iter(candidates), threads=2)]
+    assert [name for name, _ in outcomes] == ["a", "b", "c"]
+    assert outcomes[0][1] == {"label": 0} and outcomes[2][1] == {"label": 1}
+    assert "unexpected error: RuntimeError: something nobody foresaw" in str(outcomes[1][1])
