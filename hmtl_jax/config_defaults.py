@@ -111,5 +111,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.checkpoint_every_steps = 1000  # also at every evaluation and at the end
     c.keep_checkpoints = 3
     c.stop_at_step = 0  # end this run after this step (a checkpoint is written); 0 = train to the end
+    # A step with a non-finite loss or gradient never changes the state. stop: end the run naming the step and its
+    # loss terms (the latest checkpoint is the last good state); skip: go on without that update.
+    c.nonfinite = "stop"
+    c.max_skipped_steps = 100  # nonfinite=skip: stop anyway after this many skipped steps (the run has diverged)
     c.compilation_cache_dir = "~/.cache/hmtl_jax/xla"  # JAX persistent compilation cache; "" disables it
     return c

@@ -12,6 +12,7 @@ from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
 from hmtl_jax.data.sources import SYNTHETIC
 from hmtl_jax.models import MODEL_NAMES, vgg16
+from hmtl_jax.nonfinite import MODES as NONFINITE_MODES
 from hmtl_jax.optim import OPTIMIZERS, SCHEDULES
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
@@ -35,6 +36,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "inpaint.pixel_loss": (config.inpaint.pixel_loss, PIXEL_LOSSES),
         "inpaint.loss_region": (config.inpaint.loss_region, LOSS_REGIONS),
         "inpaint.perceptual_network": (config.inpaint.perceptual_network, ("none", "vgg16")),
+        "nonfinite": (config.nonfinite, NONFINITE_MODES),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
@@ -46,6 +48,13 @@ def check_config(config: ml_collections.ConfigDict) -> None:
             f"each device takes an equal share of the global batch. Try --config.batch_size="
             f"{max(devices, (config.batch_size // devices) * devices)}"
         )
+    for key, allowed, requirement in VALUE_RANGES:
+        value = _value(config, key)
+        if not allowed(value):
+            raise ValueError(f"config.{key}={value!r} {requirement}")
+    if config.schedule.warmup_epochs >= config.num_epochs:
+        raise ValueError(f"config.schedule.warmup_epochs={config.schedule.warmup_epochs} must be less than "
+                         f"config.num_epochs={config.num_epochs}")
     if config.data.image_size < 32:
         raise ValueError(f"config.data.image_size={config.data.image_size} is too small (at least 32)")
     if config.num_epochs <= 0:
@@ -72,6 +81,45 @@ def check_data_config(config: ml_collections.ConfigDict) -> None:
             "config.data.sampling='balanced' and config.loss.class_weights=True both correct the class imbalance, "
             "and together over-correct it: choose one (the paper's code uses class weights)"
         )
+
+
+def _value(config: ml_collections.ConfigDict, key: str):
+    for part in key.split("."):
+        config = config[part]
+    return config
+
+
+def _at_least(low):
+    return lambda v: v >= low
+
+
+def _in_unit_interval(v):
+    return 0.0 <= v < 1.0
+
+
+# Values no run can use, each with what it must be. Choices and data settings are checked above and below.
+VALUE_RANGES = (
+    ("optimizer.learning_rate", lambda v: v > 0, "must be > 0"),
+    ("optimizer.weight_decay", _at_least(0), "must be >= 0"),
+    ("optimizer.b1", _in_unit_interval, "must be in [0, 1)"),
+    ("optimizer.b2", _in_unit_interval, "must be in [0, 1)"),
+    ("optimizer.momentum", _in_unit_interval, "must be in [0, 1)"),
+    ("optimizer.grad_clip_norm", _at_least(0), "must be >= 0 (0 = no clipping)"),
+    ("schedule.warmup_epochs", _at_least(0), "must be >= 0"),
+    ("schedule.decay_factor", lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    ("loss.label_smoothing", _in_unit_interval, "must be in [0, 1)"),
+    ("model.dropout_rate", _in_unit_interval, "must be in [0, 1)"),
+    ("jigsaw.dropout_rate", _in_unit_interval, "must be in [0, 1)"),
+    ("input.worker_count", _at_least(0), "must be >= 0 (0 = read in threads)"),
+    ("input.read_threads", _at_least(1), "must be >= 1"),
+    ("input.prefetch_batches", _at_least(1), "must be >= 1"),
+    ("log_every_steps", _at_least(1), "must be >= 1"),
+    ("eval_every_epochs", lambda v: v > 0, "must be > 0"),
+    ("checkpoint_every_steps", _at_least(1), "must be >= 1"),
+    ("keep_checkpoints", _at_least(1), "must be >= 1"),
+    ("stop_at_step", _at_least(0), "must be >= 0 (0 = train to the end)"),
+    ("max_skipped_steps", _at_least(0), "must be >= 0"),
+)
 
 
 def check_task_config(config: ml_collections.ConfigDict) -> None:

@@ -161,21 +161,26 @@ def train_step(
     state: TrainState, batch: dict[str, jax.Array], frozen, *, graphdef: nnx.GraphDef,
     tx: optax.GradientTransformation, setup: StepSetup,
 ):
+    """One update. Returns (state, metrics, health).
+
+    `health` = {'finite': whether the loss and every gradient were finite, 'loss': ..., each task's loss}. A step
+    that is not finite changes nothing but the step counter: parameters, BatchNorm statistics and optimiser state
+    stay as they were, so a NaN never enters the state (and never a checkpoint); the loop decides whether to stop."""
     rng = jax.random.fold_in(jax.random.wrap_key_data(state.rng), state.step)
     (loss, (logits, scalars, batch_stats)), grads = loss_and_grads(
         graphdef, state.params, state.batch_stats, batch, rng, frozen, setup
     )
+    finite = jnp.isfinite(loss) & jnp.all(jnp.stack([jnp.isfinite(g).all() for g in jax.tree.leaves(grads)]))
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    new_state = state.replace(
-        step=state.step + 1,
-        params=optax.apply_updates(state.params, updates),
-        batch_stats=batch_stats,
-        opt_state=opt_state,
+    updated = state.replace(
+        params=optax.apply_updates(state.params, updates), batch_stats=batch_stats, opt_state=opt_state
     )
+    new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
+    new_state = new_state.replace(step=state.step + 1)  # the batch is consumed either way
     metrics = train_metrics_class(setup.metric_names()).single_from_model_output(
         loss=loss, logits=logits, labels=batch["label"], **scalars
     )
-    return new_state, metrics
+    return new_state, metrics, {"finite": finite, "loss": loss, **scalars}
 
 
 def eval_step(state: TrainState, batch: dict[str, jax.Array], *, graphdef: nnx.GraphDef, dtype) -> EvalMetrics:
@@ -211,7 +216,7 @@ def jit_train_step(graphdef, tx, setup: StepSetup, state_shardings, batch_shardi
     return jax.jit(
         step,
         in_shardings=(state_shardings, batch_sharding, frozen_sharding),
-        out_shardings=(state_shardings, None),
+        out_shardings=(state_shardings, None, None),
         donate_argnums=0,
     )
 

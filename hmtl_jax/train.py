@@ -25,6 +25,8 @@ from hmtl_jax.data.sources import create_sources
 from hmtl_jax.losses import class_weights_from_labels
 from hmtl_jax.metric_writer import MetricWriter, ProgressReporter
 from hmtl_jax.metrics import summarize_confusion
+from hmtl_jax.nonfinite import NonFiniteGuard
+from hmtl_jax.preemption import StopRequests
 from hmtl_jax.pretext.preview_image import render_pretext_grid
 from hmtl_jax.pretext.views import permutation_set
 from hmtl_jax.setup_checks import check_config, check_workdir, enable_compilation_cache
@@ -73,8 +75,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     )
     if state is None:
         state = program.init(jax.random.key(config.seed))
-        with open(os.path.join(workdir, "config.json"), "w") as f:
-            f.write(config.to_json_best_effort(indent=2))
+        if jax.process_index() == 0:
+            with open(os.path.join(workdir, "config.json"), "w") as f:
+                f.write(config.to_json_best_effort(indent=2))
     start_step = int(state.step)
 
     train_step, eval_step, frozen = program.train_step, program.eval_step, program.frozen
@@ -88,35 +91,52 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         config.model.name, config.data.name, total_steps, config.num_epochs, steps_per_epoch,
         config.batch_size, jax.device_count(), start_step,
     )
+    guard = NonFiniteGuard(config.nonfinite, config.max_skipped_steps)
+    pending = []  # (step, metrics, health) of the steps not yet checked for a non-finite loss
     train_metrics = None
     eval_summary: dict[str, float] = {}
     progress.start(start_step)
-    for step in range(start_step + 1, last_step + 1):
-        batch = sharding.make_global_batch(next(train_iter), mesh)
-        state, step_metrics = train_step(state, batch, frozen)
-        train_metrics = step_metrics if train_metrics is None else train_metrics.merge(step_metrics)
-        if step == start_step + 1:
-            progress.start(step)  # the first step includes compilation: keep it out of the speed figures
+    try:
+        with StopRequests() as stop:
+            for step in range(start_step + 1, last_step + 1):
+                batch = sharding.make_global_batch(next(train_iter), mesh)
+                state, step_metrics, health = train_step(state, batch, frozen)
+                pending.append((step, step_metrics, health))
+                if step == start_step + 1:
+                    progress.start(step)  # the first step includes compilation: keep it out of the speed figures
 
-        if step % config.log_every_steps == 0 or step == last_step:
-            scalars = {f"train/{k}": float(v) for k, v in train_metrics.compute().items()}
-            scalars["train/learning_rate"] = float(program.learning_rate(step))
-            scalars.update(progress.report(step, scalars))
-            writer.write_scalars(step, scalars)
-            train_metrics = None
-
-        if step % eval_every == 0 or step == total_steps:
-            eval_summary = run_evaluation(
-                eval_step, state, val_source, config, mesh, class_names, writer, step, workdir, total_steps)
-            if preview is not None:
-                write_pretext_preview(preview(state), writer, step, workdir)
-            checkpointer.maybe_save(step, state, train_iter, force=True)
-        else:
-            checkpointer.maybe_save(step, state, train_iter, force=step == last_step)
-        if step % eval_every == 0:
-            progress.start(step)  # evaluation time is not training speed
-    checkpointer.close()
-    writer.close()
+                logging_now = step % config.log_every_steps == 0 or step == last_step
+                evaluating = step % eval_every == 0 or step == total_steps
+                stopping = stop.requested(step)
+                saving = evaluating or stopping or step == last_step or checkpointer.due(step)
+                if not (logging_now or saving):
+                    continue
+                # Reading the health flags waits for the device, so it happens only here: before anything is
+                # logged or saved. A non-finite step never changed the state (see steps.train_step).
+                for finite_metrics in guard.check(pending):
+                    train_metrics = finite_metrics if train_metrics is None else train_metrics.merge(finite_metrics)
+                pending = []
+                if logging_now and train_metrics is not None:
+                    scalars = {f"train/{k}": float(v) for k, v in train_metrics.compute().items()}
+                    scalars["train/learning_rate"] = float(program.learning_rate(step))
+                    scalars["train/skipped_steps"] = guard.skipped
+                    scalars.update(progress.report(step, scalars))
+                    writer.write_scalars(step, scalars)
+                    train_metrics = None
+                if evaluating:
+                    eval_summary = run_evaluation(
+                        eval_step, state, val_source, config, mesh, class_names, writer, step, workdir, total_steps)
+                    if preview is not None:
+                        write_pretext_preview(preview(state), writer, step, workdir)
+                    progress.start(step)  # evaluation time is not training speed
+                checkpointer.maybe_save(step, state, train_iter, force=saving)
+                if stopping:
+                    log.warning("Stopped at step %d of %d with a checkpoint: rerun the same command to continue",
+                                step, total_steps)
+                    break
+    finally:
+        checkpointer.close()  # waits for the last checkpoint write, also when leaving with an error
+        writer.close()
     if start_step >= last_step:
         log.info("Nothing to train: the checkpoint in %s is already at step %d", workdir, start_step)
         return _latest_eval_summary(workdir)

@@ -34,7 +34,7 @@ def _run_steps(config, count=2, devices=None):
     state = program.init(jax.random.key(0))
     history = []
     for i in range(count):
-        state, metrics = program.train_step(state, sharding.make_global_batch(_batch(i), mesh), program.frozen)
+        state, metrics, _ = program.train_step(state, sharding.make_global_batch(_batch(i), mesh), program.frozen)
         history.append({k: float(v) for k, v in metrics.compute().items()})
     return jax.device_get(state), history
 

@@ -72,7 +72,7 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
         )
         losses = []
         for i in range(3):
-            state, metrics = step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
+            state, metrics, _ = step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
             losses.append(float(metrics.compute()["loss"]))
         results.append((losses, jax.device_get(state.params)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
@@ -99,7 +99,30 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
     batch = sharding.make_global_batch(_batch(), mesh)
     losses = []
     for _ in range(8):
-        state, metrics = step(state, batch, ())
+        state, metrics, _ = step(state, batch, ())
         losses.append(float(metrics.compute()["loss"]))
     assert all(leaf.dtype == jnp.float32 for leaf in jax.tree.leaves(state.params))
     assert losses[-1] < losses[0], f"overfitting one batch should lower the loss: {losses}"
+
+
+def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
+    config = tiny_config()
+    mesh, tx, state, state_sh = _setup(config, jax.devices())
+    batch = sharding.make_global_batch(_batch(), mesh)
+    graphdef = model_graphdef(config, 8)
+    # Infinite class weights make the loss infinite and the gradients NaN, as a real divergence would.
+    poisoned = steps.StepSetup.from_config(config, np.full(8, np.inf, np.float32), None)
+    step = steps.jit_train_step(graphdef, tx, poisoned, state_sh, sharding.batch_sharding(mesh))
+    before = jax.device_get(state)
+    after, _, health = step(state, batch, ())
+    assert not bool(health["finite"]) and not np.isfinite(float(health["loss"]))
+    assert int(after.step) == int(before.step) + 1
+    for name in ("params", "batch_stats", "opt_state"):
+        jax.tree.map(np.testing.assert_array_equal, jax.device_get(getattr(after, name)), getattr(before, name))
+
+    healthy = steps.jit_train_step(graphdef, tx, steps.StepSetup.from_config(config, None, None), state_sh,
+                                   sharding.batch_sharding(mesh))
+    updated, _, health = healthy(after, batch, ())
+    assert bool(health["finite"])
+    changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), jax.device_get(updated.params), before.params)
+    assert any(jax.tree.leaves(changed))

@@ -56,7 +56,7 @@ def run(argv: list[str]) -> list[dict]:
     for path in args.configs:
         config, program, state, batch = _prepare(path, args.set, mesh)
         started = time.perf_counter()
-        state, metrics = program.train_step(state, batch, program.frozen)  # compile
+        state, metrics, _ = program.train_step(state, batch, program.frozen)  # compile
         jax.block_until_ready(metrics)
         runs.append(dict(path=path, config=config, program=program, state=state, batch=batch,
                          compile_s=time.perf_counter() - started, times=[]))
@@ -67,7 +67,7 @@ def run(argv: list[str]) -> list[dict]:
             state, program = run_["state"], run_["program"]
             started = time.perf_counter()
             for _ in range(args.steps):
-                state, metrics = program.train_step(state, run_["batch"], program.frozen)
+                state, metrics, _ = program.train_step(state, run_["batch"], program.frozen)
             jax.block_until_ready((state, metrics))
             run_["times"].append((time.perf_counter() - started) / args.steps)
             run_["state"] = state

@@ -3,8 +3,8 @@
 With `config.data.sampling='balanced'` the records are drawn class-balanced (sampling.BalancedIndices) instead of
 shuffled. Everything up to the batch is a `MapDataset`, so an iterator's state is one integer per process (the next
 index) and a restored run sees exactly the batches it would have seen. Shuffling is reseeded every epoch by Grain.
-Each JAX process reads only its own rows (`[process_index::process_count]`); `sharding.make_global_batch` then
-assembles the global array.
+Each JAX process reads only its own rows: in training its contiguous share of every global batch, in evaluation
+`[process_index::process_count]`; `sharding.make_global_batch` then assembles the global array.
 """
 
 from __future__ import annotations
@@ -51,10 +51,27 @@ def create_train_iterator(
         ds = ds.map(ReadRecord(source))
     else:
         ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat(num_epochs)
-    ds = _process_slice(ds)
+    # Augmentation draws are keyed by the position in the global stream (MapDatasets are lazy: nothing is read
+    # for the rows of other processes), so they do not depend on the number of processes either.
     ds = ds.random_map(TrainAugment(config.input.augment, config.data.image_size, config.input.flip), seed=config.seed)
+    ds = _rows_of_this_process(ds, config.batch_size)
     ds = ds.batch(local_batch_size, drop_remainder=True)
     return iter(_to_iter(ds, config))
+
+
+def _rows_of_this_process(ds: grain.MapDataset, global_batch_size: int) -> grain.MapDataset:
+    """Rows [p*L, (p+1)*L) of every block of `global_batch_size` rows for process p (L = the local batch size).
+
+    The global batch that `sharding.make_global_batch` assembles from all processes is then the same rows in the
+    same order as one process would read, so a run's trajectory does not depend on how many processes share it."""
+    count = jax.process_count()
+    if count == 1:
+        return ds
+    local = global_batch_size // count
+    ds = ds[: len(ds) // global_batch_size * global_batch_size]  # every process gets the same number of batches
+    first = jax.process_index() * local
+    # mix() with equal weights takes one element of each part in turn: row r of block b is part r's element b.
+    return grain.MapDataset.mix([ds[first + row :: global_batch_size] for row in range(local)])
 
 
 def iterate_eval_batches(source, config: ml_collections.ConfigDict) -> Iterator[dict[str, np.ndarray]]:

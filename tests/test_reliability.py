@@ -1,0 +1,196 @@
+"""What survives what: SIGTERM, kill -9 (also during checkpoint writes), a damaged checkpoint, a non-finite loss,
+a bad config, and training as several JAX processes. Real subprocesses, real signals, real files damaged on disk."""
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from hmtl_jax.nonfinite import NonFiniteLoss
+from hmtl_jax.setup_checks import check_config
+from hmtl_jax.train import train_and_evaluate
+from tests.helpers import tiny_config
+from tests.test_tools import _write_config
+from tests.test_train import REPO, _records, _saved_state
+
+# 80 steps of 16 faces (64 train faces, 4 steps an epoch), evaluated only at the end: long enough to interrupt.
+LONG = {"num_epochs": 20, "log_every_steps": 1, "eval_every_epochs": 1000, "checkpoint_every_steps": 1000}
+TOTAL = 80
+
+
+def _command(config_path, workdir):
+    return [sys.executable, "-m", "hmtl_jax.main", f"--config={config_path}", f"--workdir={workdir}"]
+
+
+def _wait_for_step(workdir, step, process, timeout=240):
+    """Block until the run at `workdir` has logged `step` (it logs every step)."""
+    deadline = time.monotonic() + timeout
+    path = os.path.join(workdir, "metrics.jsonl")
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        if os.path.exists(path) and any(r.get("step", 0) >= step for r in _records(workdir) if "train/loss" in r):
+            return
+        time.sleep(0.02)
+    raise TimeoutError(f"step {step} not reached")
+
+
+def _assert_same_state(workdir_a, workdir_b, step):
+    flat_a = ocp.tree.to_flat_dict(_saved_state(workdir_a, step))
+    flat_b = ocp.tree.to_flat_dict(_saved_state(workdir_b, step))
+    assert flat_a.keys() == flat_b.keys()
+    for key in flat_a:
+        np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
+
+
+def _losses(workdir):
+    return {r["step"]: r["train/loss"] for r in _records(workdir) if "train/loss" in r}
+
+
+@pytest.fixture(scope="module")
+def straight(tmp_path_factory, cache_dir):
+    """The uninterrupted run every interrupted one must match bit for bit."""
+    workdir = str(tmp_path_factory.mktemp("straight"))
+    train_and_evaluate(tiny_config(cache_dir, **LONG), workdir)
+    return workdir
+
+
+@pytest.mark.slow
+def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp_path, cache_dir, straight):
+    config = _write_config(tmp_path, "long", cache_dir, **LONG)
+    workdir = str(tmp_path / "run")
+    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.PIPE, text=True)
+    _wait_for_step(workdir, 5, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    assert "SIGTERM received" in stderr and "rerun the same command to continue" in stderr
+    saved = ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).all_steps()
+    assert len(saved) == 1 and 5 <= saved[0] < TOTAL  # saved where it stopped, not at a checkpoint interval
+
+    resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resumed from checkpoint at step {saved[0]}" in resumed.stderr
+    _assert_same_state(straight, workdir, TOTAL)
+    assert _losses(workdir)[TOTAL] == _losses(straight)[TOTAL]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_after", [3, 40])
+def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight, kill_after):
+    # A checkpoint every step: the kill lands during a step or during an asynchronous checkpoint write.
+    config = _write_config(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
+    workdir = str(tmp_path / "run")
+    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
+    _wait_for_step(workdir, kill_after, process)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    latest = ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).latest_step()
+    assert latest is not None and latest < TOTAL
+
+    resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    _assert_same_state(straight, workdir, TOTAL)
+
+
+def _largest_file(directory):
+    files = [os.path.join(root, name) for root, _, names in os.walk(directory) for name in names]
+    return max(files, key=os.path.getsize)
+
+
+@pytest.mark.slow
+def test_a_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, cache_dir, straight, caplog):
+    caplog.set_level(logging.INFO)
+    workdir = str(tmp_path / "run")
+    every_4 = {**LONG, "checkpoint_every_steps": 4}
+    train_and_evaluate(tiny_config(cache_dir, **every_4, stop_at_step=12), workdir)
+    damaged = _largest_file(os.path.join(workdir, "checkpoints", "12"))
+    with open(damaged, "r+b") as f:
+        f.truncate(os.path.getsize(damaged) // 2)
+
+    train_and_evaluate(tiny_config(cache_dir, **every_4), workdir)
+    assert "Checkpoint at step 12 cannot be read" in caplog.text
+    assert "Resumed from checkpoint at step 8" in caplog.text
+    assert os.path.isdir(os.path.join(workdir, "corrupt_checkpoints", "12"))  # kept aside for a look, never reused
+    _assert_same_state(straight, workdir, TOTAL)
+
+
+@pytest.mark.slow
+def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, cache_dir):
+    diverging = {"optimizer.name": "sgd", "optimizer.learning_rate": 1e30, "checkpoint_every_steps": 1,
+                 "log_every_steps": 1}
+    config = _write_config(tmp_path, "diverging", cache_dir, **diverging)
+    workdir = str(tmp_path / "run")
+    result = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    assert "Non-finite loss at step 2 (emotion_loss=nan, loss=nan)" in result.stderr
+    assert "Traceback" not in result.stderr
+    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    assert manager.all_steps() == [1]  # the step before the divergence, nothing after it
+    state = _saved_state(workdir, 1)
+    assert all(np.isfinite(leaf).all() for leaf in ocp.tree.to_flat_dict(state["params"]).values())
+
+    with pytest.raises(NonFiniteLoss, match="more than config.max_skipped_steps=3"):
+        train_and_evaluate(tiny_config(cache_dir, **diverging, nonfinite="skip", max_skipped_steps=3),
+                           str(tmp_path / "skipping"))
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"optimizer.learning_rate": -0.1}, "config.optimizer.learning_rate=-0.1 must be > 0"),
+    ({"loss.label_smoothing": 1.0}, "config.loss.label_smoothing=1.0 must be in [0, 1)"),
+    ({"keep_checkpoints": 0}, "config.keep_checkpoints=0 must be >= 1"),
+    ({"schedule.warmup_epochs": 3.0}, "warmup_epochs=3.0 must be less than config.num_epochs=2"),
+    ({"nonfinite": "ignore"}, "config.nonfinite='ignore' is not one of"),
+])
+def test_impossible_values_are_refused_naming_the_key(overrides, message):
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        check_config(tiny_config(**overrides))
+
+
+def test_bad_values_on_the_command_line_fail_before_compiling(tmp_path):
+    for flag, expected in (("--config.optimizer.learning_rate=-1.0", "config.optimizer.learning_rate=-1.0 must be"),
+                           ("--config.batch_size=abc", "config.batch_size")):
+        started = time.monotonic()
+        result = subprocess.run([*_command("configs/demo.py", str(tmp_path / "w")), flag], cwd=REPO,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0 and expected in result.stderr, result.stderr[-2000:]
+        assert not os.path.exists(tmp_path / "w" / "checkpoints")
+        assert time.monotonic() - started < 60
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_processes_of_four_devices_train_as_one_process_of_eight(tmp_path, cache_dir):
+    # SGD: the two runs sum the same numbers in a different order (collectives across processes), and Adam would
+    # magnify those last-bit differences in near-zero gradients.
+    settings = {"optimizer.name": "sgd", "optimizer.learning_rate": 0.05, "log_every_steps": 1}
+    one = str(tmp_path / "one")
+    summary = train_and_evaluate(tiny_config(cache_dir, **settings), one)
+
+    config = _write_config(tmp_path, "sgd", "", **settings)  # no shared compilation cache across processes
+    two = str(tmp_path / "two")
+    port = _free_port()
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}", "HMTL_NUM_PROCESSES": "2"}
+    processes = [subprocess.Popen(_command(config, two), cwd=REPO, env={**env, "HMTL_PROCESS_ID": str(i)},
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    outputs = [p.communicate(timeout=500)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    assert "Process 1 of 2, 4 local of 8 devices" in outputs[1]
+
+    losses_one, losses_two = _losses(one), _losses(two)
+    assert sorted(losses_one) == sorted(losses_two) == list(range(1, 9))
+    np.testing.assert_allclose([losses_two[s] for s in range(1, 9)], [losses_one[s] for s in range(1, 9)], rtol=1e-5)
+    latest = [r for r in _records(two) if "val/accuracy" in r][-1]
+    assert latest["val/accuracy"] == summary["accuracy"]
