@@ -55,30 +55,39 @@ class MetricWriter:
 
 
 class ProgressReporter:
-    """Steps/s, images/s and ETA, measured over the interval since the last report (compile time excluded)."""
+    """Steps/s, images/s, ETA, and the share of time spent waiting for input, measured over the interval since the
+    last report (compile time excluded)."""
 
     def __init__(self, total_steps: int, global_batch_size: int):
         self.total_steps = total_steps
         self.global_batch_size = global_batch_size
         self._last_time: float | None = None
         self._last_step = 0
+        self._input_wait = 0.0
 
     def start(self, step: int) -> None:
-        self._last_time, self._last_step = time.perf_counter(), step
+        self._last_time, self._last_step, self._input_wait = time.perf_counter(), step, 0.0
+
+    def waited_for_input(self, seconds: float) -> None:
+        """Time the loop spent blocked on the input pipeline for one batch."""
+        self._input_wait += seconds
 
     def report(self, step: int, scalars: dict[str, float]) -> dict[str, float]:
         """Log one line and return the speed figures so they can be written with the metrics."""
         now = time.perf_counter()
         elapsed = max(now - self._last_time, 1e-9)
         steps_per_sec = (step - self._last_step) / elapsed
-        self._last_time, self._last_step = now, step
+        input_wait = min(1.0, self._input_wait / elapsed)
+        self._last_time, self._last_step, self._input_wait = now, step, 0.0
         eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("inf")
         shown = "  ".join(f"{k.split('/')[-1]}={v:.4f}" for k, v in scalars.items())
         log.info(
-            "step %d/%d  %s  %.2f steps/s  %.0f img/s  ETA %s",
-            step, self.total_steps, shown, steps_per_sec, steps_per_sec * self.global_batch_size, _format_eta(eta),
+            "step %d/%d  %s  %.2f steps/s  %.0f img/s  input wait %.0f%%  ETA %s",
+            step, self.total_steps, shown, steps_per_sec, steps_per_sec * self.global_batch_size, 100 * input_wait,
+            _format_eta(eta),
         )
-        return {"perf/steps_per_sec": steps_per_sec, "perf/images_per_sec": steps_per_sec * self.global_batch_size}
+        return {"perf/steps_per_sec": steps_per_sec, "perf/images_per_sec": steps_per_sec * self.global_batch_size,
+                "perf/input_wait_fraction": input_wait}
 
 
 def _format_eta(seconds: float) -> str:

@@ -175,3 +175,19 @@ def _load_torch_legacy(path: str) -> dict[str, np.ndarray]:
             (count,) = struct.unpack("<q", f.read(8))
             storage[:] = np.frombuffer(f.read(count * storage.dtype.itemsize), storage.dtype.newbyteorder("<"))
     return _as_state_dict(obj, path)
+
+
+
+def save_float32_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:
+    """Write `tensors` as float32 in a .safetensors file, the format `load_state_dict` reads."""
+    header, offset, blobs = {}, 0, []
+    for name, array in tensors.items():
+        blob = np.ascontiguousarray(array, dtype="<f4").tobytes()
+        header[name] = {"dtype": "F32", "shape": list(np.shape(array)), "data_offsets": [offset, offset + len(blob)]}
+        offset += len(blob)
+        blobs.append(blob)
+    encoded = json.dumps(header).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(encoded)))
+        f.write(encoded)
+        f.writelines(blobs)

@@ -99,7 +99,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     try:
         with StopRequests() as stop:
             for step in range(start_step + 1, last_step + 1):
-                batch = sharding.make_global_batch(next(train_iter), mesh)
+                fetch_started = time.perf_counter()
+                local_batch = next(train_iter)  # the device keeps working on earlier steps meanwhile (async)
+                progress.waited_for_input(time.perf_counter() - fetch_started)
+                batch = sharding.make_global_batch(local_batch, mesh)
                 state, step_metrics, health = train_step(state, batch, frozen)
                 pending.append((step, step_metrics, health))
                 if step == start_step + 1:

@@ -96,3 +96,40 @@ def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path
     with open(tmp_path / "prepared" / "affectnet" / "8class" / "1.0.0" / "preparation_report.json") as f:
         report = json.load(f)
     assert sum(report["written"]["train"].values()) == 40 and not report["skipped"]
+
+
+def test_flop_count_is_two_multiply_adds_per_conv_and_matmul_output():
+    import jax
+    import jax.numpy as jnp
+
+    from hmtl_jax.benchmark.flops import count_flops
+
+    def forward(x, w):
+        y = jax.lax.conv_general_dilated(x, w, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        return jnp.sum(y.reshape(2, -1) @ jnp.ones((4 * 4 * 6, 5)))
+
+    x, w = jnp.ones((2, 8, 8, 3)), jnp.ones((3, 3, 3, 6))
+    conv = 2 * (2 * 4 * 4 * 6) * (3 * 3 * 3)  # outputs x (kernel window x input channels)
+    matmul = 2 * (2 * 5) * (4 * 4 * 6)
+    assert count_flops(forward, x, w) == conv + matmul
+    assert count_flops(jax.jit(forward), x, w) == conv + matmul  # inside a jit, too
+    # The gradient for the weights is one more convolution of the same size, and one more matmul.
+    assert count_flops(jax.grad(forward, argnums=1), x, w) == 2 * conv + 2 * matmul
+
+
+def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_pytorch(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "hmtl_jax.benchmark", "throughput", "--models", "resnet18", "--tasks", "sl,inpaint",
+         "--image_size", "32", "--batch_size", "8", "--dtype", "fp32", "--steps", "2", "--rounds", "2"],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = {line.split()[1]: line.split() for line in result.stdout.splitlines() if line.startswith("resnet18 ")}
+    assert set(rows) == {"sl", "inpaint"}
+    sl, inpaint = rows["sl"], rows["inpaint"]
+    assert sl[5] == "1.00x"
+    cold, warm = float(sl[6]), float(sl[7])
+    assert cold > warm  # the second compile came from the persistent cache
+    assert float(inpaint[9]) > float(sl[9]) > 0  # GFLOP: the decoder and VGG-16 add work
+    assert float(sl[8]) > 0 and sl[11] in ("compute", "memory")
+    assert any(f"PyTorch resnet18 SL ({source} eager)" in result.stdout for source in ("timm", "torchvision"))

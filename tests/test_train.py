@@ -37,6 +37,7 @@ def test_a_run_writes_metrics_images_and_checkpoints(tmp_path, cache_dir):
     assert records[-1]["step"] == 8  # 64 records / batch 16 = 4 steps per epoch, 2 epochs
     assert any("train/loss" in r for r in records) and any("val/macro_f1" in r for r in records)
     assert any("perf/steps_per_sec" in r for r in records)
+    assert all(0.0 <= r["perf/input_wait_fraction"] <= 1.0 for r in _records(workdir) if "perf/steps_per_sec" in r)
     assert os.path.exists(os.path.join(workdir, "confusion_matrix.png"))
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(os.path.join(workdir, "tensorboard")))
     latest = json.load(open(os.path.join(workdir, "eval_latest.json")))

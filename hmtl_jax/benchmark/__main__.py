@@ -2,13 +2,14 @@
 
   step_time       train-step time of several configs side by side (ratios to the first)
   data_pipeline   preparation and input-pipeline speed on a sample AffectNet-format release (images/s)
+  throughput      SL / puzzle / in-paint / HMTL steps: img/s, compile times, memory, floor, PyTorch reference
 """
 
 import sys
 
-from hmtl_jax.benchmark import data_pipeline, step_time
+from hmtl_jax.benchmark import data_pipeline, step_time, throughput
 
-BENCHMARKS = {"step_time": step_time.run, "data_pipeline": data_pipeline.run}
+BENCHMARKS = {"step_time": step_time.run, "data_pipeline": data_pipeline.run, "throughput": throughput.run}
 
 
 def main() -> None:

@@ -15,7 +15,11 @@ def load_config(path: str, overrides: list[str] = ()) -> ml_collections.ConfigDi
         raise FileNotFoundError(f"no config file {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    config = module.get_config()
+    return apply_overrides(module.get_config(), overrides)
+
+
+def apply_overrides(config: ml_collections.ConfigDict, overrides: list[str] = ()) -> ml_collections.ConfigDict:
+    """`key=value` strings applied as `--config.key=value` would (values parsed as Python literals)."""
     for override in overrides:
         key, _, text = override.partition("=")
         try:

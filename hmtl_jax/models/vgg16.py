@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hmtl_jax.torch_weights import load_state_dict
+from hmtl_jax.torch_weights import load_state_dict, save_float32_safetensors
 
 # torchvision's VGG-16 `features`: 13 convs (3x3, padding 1) each followed by ReLU, max-pool 2x2 after each block.
 _BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
@@ -115,3 +115,16 @@ def check_weights_file(path: str) -> str:
 def load(path: str, layers) -> list[tuple[np.ndarray, np.ndarray]]:
     """The frozen conv weights up to the deepest of `layers`, from a torchvision .pth or a .safetensors file."""
     return convert_torchvision(load_state_dict(check_weights_file(path)), layers)
+
+
+def write_random_weights(path: str, seed: int = 0) -> str:
+    """A VGG-16 weights file in torchvision's layout with random values, for timing: the perceptual loss costs the
+    same whatever the weights. Never for training."""
+    rng = np.random.default_rng(seed)
+    tensors = {}
+    for _, index, in_channels, out_channels, _ in LAYERS:
+        scale = np.sqrt(2.0 / (9 * in_channels))
+        tensors[f"features.{index}.weight"] = rng.normal(0.0, scale, (out_channels, in_channels, 3, 3))
+        tensors[f"features.{index}.bias"] = np.zeros(out_channels)
+    save_float32_safetensors(path, tensors)
+    return path
