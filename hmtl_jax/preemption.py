@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 
 import jax
 from jax.experimental import multihost_utils
@@ -26,7 +27,8 @@ class StopRequests:
         self._previous = {}
 
     def __enter__(self) -> "StopRequests":
-        if jax.process_count() == 1:
+        # Python delivers signals to the main thread only; elsewhere (a notebook's worker thread) keep the defaults.
+        if jax.process_count() == 1 and threading.current_thread() is threading.main_thread():
             for number in self.SIGNALS:
                 self._previous[number] = signal.signal(number, self._record)
         return self

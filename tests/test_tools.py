@@ -133,3 +133,23 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
     assert float(inpaint[9]) > float(sl[9]) > 0  # GFLOP: the decoder and VGG-16 add work
     assert float(sl[8]) > 0 and sl[11] in ("compute", "memory")
     assert any(f"PyTorch resnet18 SL ({source} eager)" in result.stdout for source in ("timm", "torchvision"))
+
+
+def test_largest_batch_search_stays_within_the_memory_limit():
+    import jax
+
+    from hmtl_jax import sharding
+    from hmtl_jax.benchmark import throughput
+
+    mesh = sharding.create_mesh()
+
+    def make_config(batch):
+        return throughput.task_config("resnet_tiny", "sl", 32, batch, False, "", [])
+
+    def peak(batch):
+        return throughput.compiled_peak_bytes(make_config(batch), mesh)
+
+    limit = (peak(16) + peak(32)) / 2  # 16 fits, 32 does not
+    largest = throughput.largest_batch(make_config, mesh, 8, limit)
+    assert largest % jax.device_count() == 0 and 16 <= largest < 32
+    assert peak(largest) < limit

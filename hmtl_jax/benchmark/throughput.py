@@ -118,20 +118,24 @@ def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
             run["state"] = state
 
 
+def compiled_peak_bytes(config, mesh) -> float:
+    """XLA's memory analysis of the step for `config`, compiled from shapes alone (nothing is allocated)."""
+    program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
+    state = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
+                         program.abstract_state, program.state_shardings)
+    size, rows = config.data.image_size, config.batch_size
+    batch = {"image": jax.ShapeDtypeStruct((rows, size, size, 3), np.uint8, sharding=program.batch_sharding),
+             "label": jax.ShapeDtypeStruct((rows,), np.int32, sharding=program.batch_sharding)}
+    return _peak_bytes(program.train_step.lower(state, batch, program.frozen).compile())
+
+
 def largest_batch(make_config, mesh, start: int, limit_bytes: float) -> int:
     """The largest batch (a multiple of the device count, doubling then bisecting) whose step fits `limit_bytes`."""
     unit = jax.device_count()
 
     def fits(batch):
-        config = make_config(batch)
-        program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
-        abstract = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
-                                program.abstract_state, program.state_shardings)
-        size = config.data.image_size
-        batch_spec = {"image": jax.ShapeDtypeStruct((batch, size, size, 3), np.uint8, sharding=program.batch_sharding),
-                      "label": jax.ShapeDtypeStruct((batch,), np.int32, sharding=program.batch_sharding)}
         try:
-            return _peak_bytes(program.train_step.lower(abstract, batch_spec, program.frozen).compile()) < limit_bytes
+            return compiled_peak_bytes(make_config(batch), mesh) < limit_bytes
         except Exception:  # noqa: BLE001 - XLA refuses to compile what cannot fit
             return False
 
@@ -193,10 +197,9 @@ def run(argv: list[str]) -> list[dict]:
     header = (f"{'model':<16}{'task':<9}{'px':>4}{'img/s':>9}{'ms/step':>9}{'vs SL':>7}{'cold s':>8}{'warm s':>8}"
               f"{'peak GiB':>9}{'GFLOP':>8}{'floor ms':>9}{'binds':>8}{'of floor':>9}")
     print(header)
-    sl_time = {}
+    sl_time = {run["model"]: statistics.median(run["times"]) for run in runs if run["task"] == "sl"}
     for run in runs:
         seconds = statistics.median(run["times"])
-        sl_time.setdefault(run["model"], seconds if run["task"] == "sl" else None)
         compute, memory = run["flops"] / matmul_rate, run["bytes"] / bandwidth
         floor = max(compute, memory) if np.isfinite(memory) else compute
         reference = sl_time.get(run["model"])
@@ -210,9 +213,9 @@ def run(argv: list[str]) -> list[dict]:
 
     if args.torch == "auto" and torch_reference.available():
         print()
+        ours_sl = {run["model"]: run["images_per_s"] for run in runs if run["task"] == "sl"}
         for model in [m for m in models if m in torch_reference.MODELS]:
-            ours = next(r["images_per_s"] for r in runs if r["model"] == model and r["task"] == "sl") if any(
-                r["model"] == model and r["task"] == "sl" for r in runs) else float("nan")
+            ours = ours_sl.get(model, float("nan"))
             for compiled in (False, True) if args.torch_compile else (False,):
                 rate, source = torch_reference.sl_images_per_second(
                     model, args.image_size, args.batch_size, bf16=bf16, compiled=compiled, steps=args.steps)
