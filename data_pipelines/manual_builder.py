@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core import utils as tfds_utils
 
+from data_pipelines.label_maps import class_names_for
 from data_pipelines.report import PreparationReport, SkipRecord
 
 HOMEPAGE = "https://github.com/hmtl-jax/hmtl_jax"
@@ -63,9 +64,8 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        from data_pipelines.label_maps import class_names_for
-
-        return class_names_for(getattr(self.builder_config, "num_classes", 7))
+        """From the config's class count (ExpressionConfig); builders without one override this."""
+        return class_names_for(self.builder_config.num_classes)
 
     def extra_features(self) -> dict:
         """Features beyond image, label and file_name (valence, landmarks, votes, ...)."""
@@ -114,13 +114,14 @@ def _first_listing_only(candidates: Iterator[Candidate]) -> Iterator[Candidate]:
     seen = set()
     for candidate in candidates:
         if candidate.name in seen:
-            yield Candidate(candidate.name + " (again)", functools.partial(_refuse, "listed twice; the first is kept"))
+            yield Candidate(candidate.name + " (again)", functools.partial(refuse, "listed twice; the first is kept"))
             continue
         seen.add(candidate.name)
         yield candidate
 
 
-def _refuse(reason: str) -> dict:
+def refuse(reason: str) -> dict:
+    """A candidate's `read` for a record known to be bad before anything is read."""
     raise SkipRecord(reason)
 
 

@@ -7,7 +7,7 @@ import os
 
 from data_pipelines import image_files
 from data_pipelines.label_maps import RAFDB_CODES, SEVEN_CLASSES, canonical_index
-from data_pipelines.manual_builder import Candidate, LayoutError, ManualBuilder, open_text, require_paths
+from data_pipelines.manual_builder import Candidate, LayoutError, ManualBuilder, open_text, refuse, require_paths
 from data_pipelines.report import SkipRecord
 
 LABEL_FILE = os.path.join("EmoLabel", "list_patition_label.txt")  # sic: the release's spelling
@@ -42,11 +42,11 @@ class RafdbBasic(ManualBuilder):
     def _lines(self, root: str, lines: list[list[str]], split: str):
         for number, fields in enumerate(lines, start=1):
             name = fields[0]
-            if not name.startswith(split + "_"):
-                if split == SPLITS[0] and not name.startswith(tuple(s + "_" for s in SPLITS)):
-                    yield Candidate(f"{LABEL_FILE}:{number}", functools.partial(_refuse, name))
-                continue
-            yield Candidate(name, functools.partial(self._read, root, fields))
+            if name.startswith(split + "_"):
+                yield Candidate(name, functools.partial(self._read, root, fields))
+            elif split == SPLITS[0] and not name.startswith(tuple(s + "_" for s in SPLITS)):  # reported once
+                reason = f"{name!r} is neither train_* nor test_*"
+                yield Candidate(f"{LABEL_FILE}:{number}", functools.partial(refuse, reason))
 
     def _read(self, root: str, fields: list[str]) -> dict:
         if len(fields) != 2 or not fields[1].isdigit() or int(fields[1]) not in RAFDB_CODES:
@@ -55,10 +55,6 @@ class RafdbBasic(ManualBuilder):
         path = os.path.join(root, IMAGE_FOLDER, f"{stem}_aligned.jpg")
         jpeg, _ = image_files.load_rgb_jpeg(image_files.read_bytes(path))
         return {"image": jpeg, "label": canonical_index(RAFDB_CODES[int(fields[1])])}
-
-
-def _refuse(name: str) -> dict:
-    raise SkipRecord(f"{name!r} is neither train_* nor test_*")
 
 
 def _release_root(manual_dir: str) -> str:
