@@ -10,7 +10,7 @@ Settings:  affectnet_puzzle.py's jigsaw (225 px) and affectnet_inpaint.py's in-p
            task half the batch instead).
 """
 
-from hmtl_jax.recipes import add_inpaint, add_puzzle, affectnet_base
+from hmtl_jax.config.recipes import add_inpaint, add_puzzle, affectnet_base
 
 
 def get_config():

@@ -10,7 +10,7 @@ Settings:  affectnet_sl.py's recipe plus a 3 x 3 jigsaw on 225 px images (75 px 
            target: --config.jigsaw.target=per_tile --config.jigsaw.permutations=uniform.
 """
 
-from hmtl_jax.recipes import add_puzzle, affectnet_base
+from hmtl_jax.config.recipes import add_puzzle, affectnet_base
 
 
 def get_config():

@@ -9,11 +9,11 @@ Data:      AffectNet's official release, prepared once (README, "Real data sets"
 Hardware:  one GPU or more (bf16).
 Expected:  the paper reports 60.34 % AffectNet-8 validation accuracy (= balanced accuracy, 500 images per class),
            and 52.46 % with --config.data.train_fraction=0.2. Not yet reproduced here.
-Settings (hmtl_jax/recipes.py, affectnet_base): the paper's code: AdaBelief lr 1e-3, batch 32, 80 epochs, /10 at
+Settings (hmtl_jax/config/recipes.py, affectnet_base): the paper's code: AdaBelief lr 1e-3, batch 32, 80 epochs, /10 at
 epochs 15 and 40, class weights majority/count, dropout 0.3, weak augmentation, pixels in [0, 1], no weight decay.
 """
 
-from hmtl_jax.recipes import affectnet_base
+from hmtl_jax.config.recipes import affectnet_base
 
 
 def get_config():

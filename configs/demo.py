@@ -7,7 +7,7 @@ Expected:  validation accuracy 29.2 / 68.5 / 80.2 / 81.9 % after epochs 2 / 4 / 
            of the step's float rounding moves them by a few points; see the README).
 """
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 
 
 def get_config():

@@ -7,7 +7,7 @@ Hardware:  any CPU.
 Expected:  validation accuracy 15.4 ± 0.8 % (100 %), 17.3 ± 0.7 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
-from hmtl_jax.recipes import add_inpaint, add_puzzle, synthetic_base
+from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base
 
 
 def get_config():

@@ -10,7 +10,7 @@ Hardware:  any CPU.
 Expected:  validation accuracy 15.0 ± 1.1 % (100 %), 16.2 ± 1.1 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
-from hmtl_jax.recipes import add_inpaint, synthetic_base
+from hmtl_jax.config.recipes import add_inpaint, synthetic_base
 
 
 def get_config():

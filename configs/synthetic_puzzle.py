@@ -6,7 +6,7 @@ Hardware:  any CPU.
 Expected:  validation accuracy 37.8 ± 1.5 % (100 %), 26.7 ± 2.4 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
-from hmtl_jax.recipes import add_puzzle, synthetic_base
+from hmtl_jax.config.recipes import add_puzzle, synthetic_base
 
 
 def get_config():

@@ -6,7 +6,7 @@ Hardware:  any CPU (2 cores: about 2 minutes).
 Expected:  validation accuracy 66.8 ± 3.9 % (100 %), 22.2 ± 0.5 % (20 %), 3 seeds (docs/RESULTS.md).
 """
 
-from hmtl_jax.recipes import synthetic_base
+from hmtl_jax.config.recipes import synthetic_base
 
 
 def get_config():

@@ -6,7 +6,7 @@ Each record is a photo of AffectNet-like size (300-500 px a side, JPEG) with one
 box, 68 template landmarks placed in the box, the face's expression code and a valence/arousal, in
 Manually_Annotated_Images/ + training.csv / validation.csv. Train labels follow AffectNet-8's long tail, validation is
 balanced, as in AffectNet. For trying `python -m data_pipelines.prepare affectnet` and the AffectNet configs without
-AffectNet, and for timing them (`python -m hmtl_jax.benchmark data_pipeline`).
+AffectNet, and for timing them (`python -m hmtl_jax.tools.benchmark data_pipeline`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from data_pipelines.affectnet import CSV_COLUMNS, CSV_FILES
-from hmtl_jax.data.synthetic_faces import SyntheticFaces
+from hmtl_jax.data.synthetic.faces import SyntheticFaces
 
 FACE_PIXELS = 224  # rendered face size, before scaling to its box
 

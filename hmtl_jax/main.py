@@ -1,6 +1,6 @@
 """Command line: python -m hmtl_jax.main --config=configs/demo.py --workdir=workdirs/demo [--config.key=value ...]
 
-Kept tiny so a notebook can `from hmtl_jax.train import train_and_evaluate` and call it with a config object.
+Kept tiny so a notebook can `from hmtl_jax.training.loop import train_and_evaluate` and call it with a config object.
 Exit status: 0 when training finished or stopped on request (SIGTERM, Ctrl-C) with a checkpoint; 1 with a message
 when the loss stopped being finite; otherwise the error's traceback.
 """
@@ -11,9 +11,9 @@ import sys
 from absl import app, flags
 from ml_collections import config_flags
 
-from hmtl_jax import distributed
-from hmtl_jax.nonfinite import NonFiniteLoss
-from hmtl_jax.train import train_and_evaluate
+from hmtl_jax.runtime import distributed
+from hmtl_jax.training.nonfinite import NonFiniteLoss
+from hmtl_jax.training.loop import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl and TensorBoard events.")

@@ -1,6 +1,6 @@
 """Small configs shared by the trainer tests: tiny images and a tiny model, so a run takes seconds on CPU."""
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 
 
 def tiny_config(cache_dir: str = "", **overrides):

@@ -6,9 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hmtl_jax import sharding, steps
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training import step as steps
 from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.training_program import build_training_program
+from hmtl_jax.training.jitted import build_training_program
 from tests.helpers import tiny_config
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}

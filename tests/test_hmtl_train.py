@@ -10,14 +10,14 @@ import orbax.checkpoint as ocp
 import pytest
 from PIL import Image
 
-from hmtl_jax import sharding
+from hmtl_jax.runtime import sharding
 from hmtl_jax.data.input_pipeline import iterate_eval_batches
 from hmtl_jax.data.sources import create_sources
 from hmtl_jax.pretext.jigsaw import hamming_permutation_set
 from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.setup_checks import check_config
-from hmtl_jax.train import train_and_evaluate
-from hmtl_jax.training_program import build_training_program
+from hmtl_jax.config.validation import check_config
+from hmtl_jax.training.loop import train_and_evaluate
+from hmtl_jax.training.jitted import build_training_program
 from tests.helpers import tiny_config
 from tests.test_train import REPO, _records, _saved_state
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 from hmtl_jax.data.augment import TrainAugment
 from hmtl_jax.data.input_pipeline import create_train_iterator, iterate_eval_batches
-from hmtl_jax.data.synthetic_faces import SyntheticFaces
+from hmtl_jax.data.synthetic.faces import SyntheticFaces
 
 
 def _config(seed=0, augment="weak", workers=0):

@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS
-from hmtl_jax.losses import class_weights_from_labels, emotion_loss
-from hmtl_jax.optim import create_learning_rate_schedule, create_optimizer
+from hmtl_jax.training.emotion_loss import class_weights_from_labels, emotion_loss
+from hmtl_jax.training.optimizer import create_learning_rate_schedule, create_optimizer
 
 PAPER_WEIGHTS = (1.8, 1.0, 5.28, 9.54, 21.08, 35.34, 5.4, 35.85)
 

@@ -12,8 +12,8 @@ import torchvision
 from safetensors.torch import save_file
 
 from hmtl_jax.models import vgg16
-from hmtl_jax.torch_weights import UnsafePickleError, load_state_dict
-from hmtl_jax.setup_checks import check_config
+from hmtl_jax.models.torch_weights import UnsafePickleError, load_state_dict
+from hmtl_jax.config.validation import check_config
 from tests.helpers import tiny_config
 
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from data_pipelines.prepare import prepare
-from hmtl_jax.benchmark.config_files import load_config
-from hmtl_jax.train import train_and_evaluate
+from hmtl_jax.config.overrides import load_config
+from hmtl_jax.training.loop import train_and_evaluate
 from tests import data_fixtures as fx
 from tests.helpers import tiny_config
 from tests.test_train import REPO

@@ -13,9 +13,9 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from hmtl_jax.nonfinite import NonFiniteLoss
-from hmtl_jax.setup_checks import check_config
-from hmtl_jax.train import train_and_evaluate
+from hmtl_jax.training.nonfinite import NonFiniteLoss
+from hmtl_jax.config.validation import check_config
+from hmtl_jax.training.loop import train_and_evaluate
 from tests.helpers import tiny_config
 from tests.test_tools import _write_config
 from tests.test_train import REPO, _records, _saved_state

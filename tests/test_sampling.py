@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 from hmtl_jax.data.input_pipeline import create_train_iterator
 from hmtl_jax.data.sampling import BalancedIndices, SubsetSource, stratified_subset
 
@@ -122,7 +122,7 @@ def test_balanced_pipeline_is_balanced_and_resumes_where_it_stopped():
     ({"data.name": "rafdb_basic", "data.data_dir": "/tmp", "data.in_memory": True}, "synthetic_faces only"),
 ])
 def test_data_settings_that_cannot_work_are_refused(overrides, message):
-    from hmtl_jax.setup_checks import check_config
+    from hmtl_jax.config.validation import check_config
     from tests.helpers import tiny_config
 
     with pytest.raises(ValueError, match=message):

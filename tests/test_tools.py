@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hmtl_jax.data.in_memory import InMemorySource
-from hmtl_jax.data.synthetic_faces import SyntheticFaces
-from hmtl_jax.sweep import summary_table
+from hmtl_jax.data.synthetic.faces import SyntheticFaces
+from hmtl_jax.tools.sweep import summary_table
 from tests.test_train import REPO
 
 TINY_CONFIG = '''
@@ -46,7 +46,7 @@ def test_summary_table_reports_mean_and_sample_std():
 def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
     config = _write_config(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
     root = str(tmp_path / "sweep")
-    command = [sys.executable, "-m", "hmtl_jax.sweep", f"--configs={config}", "--train_sizes=32:1,16:2",
+    command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", "--train_sizes=32:1,16:2",
                "--seeds=0,1", f"--root={root}"]
     env = {**os.environ, "PYTHONPATH": REPO}
     first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
@@ -73,7 +73,7 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     hmtl = _write_config(tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0,
                                                       "inpaint.weight": 1.0})
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],
+        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -85,7 +85,7 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
 
 def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.benchmark", "data_pipeline", "--photos", "40", "--batches", "2",
+        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "data_pipeline", "--photos", "40", "--batches", "2",
          "--batch_size", "8", "--image_size", "64", "--workers", "0", "--dir", str(tmp_path)],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )
@@ -102,7 +102,7 @@ def test_flop_count_is_two_multiply_adds_per_conv_and_matmul_output():
     import jax
     import jax.numpy as jnp
 
-    from hmtl_jax.benchmark.flops import count_flops
+    from hmtl_jax.tools.benchmark.flops import count_flops
 
     def forward(x, w):
         y = jax.lax.conv_general_dilated(x, w, (2, 2), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
@@ -119,7 +119,7 @@ def test_flop_count_is_two_multiply_adds_per_conv_and_matmul_output():
 
 def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_pytorch(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.benchmark", "throughput", "--models", "resnet18", "--tasks", "sl,inpaint",
+        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "throughput", "--models", "resnet18", "--tasks", "sl,inpaint",
          "--image_size", "32", "--batch_size", "8", "--dtype", "fp32", "--steps", "2", "--rounds", "2"],
         cwd=REPO, capture_output=True, text=True, timeout=600,
     )
@@ -138,8 +138,8 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
 def test_largest_batch_search_stays_within_the_memory_limit():
     import jax
 
-    from hmtl_jax import sharding
-    from hmtl_jax.benchmark import throughput
+    from hmtl_jax.runtime import sharding
+    from hmtl_jax.tools.benchmark import throughput
 
     mesh = sharding.create_mesh()
 

@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hmtl_jax import sharding, steps
-from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphdef
-from hmtl_jax.optim import create_optimizer
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training import step as steps
+from hmtl_jax.training.state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.training.optimizer import create_optimizer
 from tests.helpers import tiny_config
 
 

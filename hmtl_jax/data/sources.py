@@ -18,7 +18,7 @@ def create_sources(data: ml_collections.ConfigDict):
     `data.train_fraction` < 1 the train source is a stratified subset (the same for every training seed).
     """
     if data.name == SYNTHETIC:
-        from hmtl_jax.data.synthetic_faces import SyntheticFaces
+        from hmtl_jax.data.synthetic.faces import SyntheticFaces
 
         kwargs = dict(image_size=data.image_size, seed=data.seed)
         train = SyntheticFaces("train", data.train_size, long_tailed=data.long_tailed, **kwargs)

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from hmtl_jax.torch_weights import load_state_dict, save_float32_safetensors
+from hmtl_jax.models.torch_weights import load_state_dict, save_float32_safetensors
 
 # torchvision's VGG-16 `features`: 13 convs (3x3, padding 1) each followed by ReLU, max-pool 2x2 after each block.
 _BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))

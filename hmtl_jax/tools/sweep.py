@@ -1,6 +1,6 @@
 """Run configs x train sizes x seeds, one training process each, and tabulate validation accuracy (mean ± std).
 
-    python -m hmtl_jax.sweep --configs configs/synthetic_sl.py,configs/synthetic_hmtl.py \
+    python -m hmtl_jax.tools.sweep --configs configs/synthetic_sl.py,configs/synthetic_hmtl.py \
         --train_sizes 6000:10,1200:50 --seeds 0,1,2 --root workdirs/results
 
 Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_n<size>_s<seed> --config.seed=S

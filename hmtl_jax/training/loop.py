@@ -17,20 +17,21 @@ import ml_collections
 import numpy as np
 from PIL import Image
 
-from hmtl_jax import sharding, steps
-from hmtl_jax.checkpointing import Checkpointer, abstract_with_shardings
-from hmtl_jax.confusion_image import render_confusion_matrix
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training import step as steps
+from hmtl_jax.runtime.checkpointing import Checkpointer, abstract_with_shardings
+from hmtl_jax.reporting.confusion_image import render_confusion_matrix
 from hmtl_jax.data.input_pipeline import create_train_iterator, iterate_eval_batches
 from hmtl_jax.data.sources import create_sources
-from hmtl_jax.losses import class_weights_from_labels
-from hmtl_jax.metric_writer import MetricWriter, ProgressReporter
-from hmtl_jax.metrics import summarize_confusion
-from hmtl_jax.nonfinite import NonFiniteGuard
-from hmtl_jax.preemption import StopRequests
-from hmtl_jax.pretext.preview_image import render_pretext_grid
+from hmtl_jax.training.emotion_loss import class_weights_from_labels
+from hmtl_jax.reporting.metric_writer import MetricWriter, ProgressReporter
+from hmtl_jax.reporting.metrics import summarize_confusion
+from hmtl_jax.training.nonfinite import NonFiniteGuard
+from hmtl_jax.runtime.preemption import StopRequests
+from hmtl_jax.reporting.pretext_grid import render_pretext_grid
 from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.setup_checks import check_config, check_workdir, enable_compilation_cache
-from hmtl_jax.training_program import TrainingProgram, build_training_program
+from hmtl_jax.config.validation import check_config, check_workdir, enable_compilation_cache
+from hmtl_jax.training.jitted import TrainingProgram, build_training_program
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
 from hmtl_jax.data.sources import SYNTHETIC
 from hmtl_jax.models import MODEL_NAMES, vgg16
-from hmtl_jax.nonfinite import MODES as NONFINITE_MODES
-from hmtl_jax.optim import OPTIMIZERS, SCHEDULES
+from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
+from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import COMBINES, EMOTION_VIEWS

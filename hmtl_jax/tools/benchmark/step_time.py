@@ -1,6 +1,6 @@
 """Train-step time of several configs, side by side on this machine.
 
-    python -m hmtl_jax.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
+    python -m hmtl_jax.tools.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
 
 Times the jitted train step alone (the one training runs, from the same TrainingProgram) on a fixed random batch
 already on device, so the figure is the device's work, not the input pipeline's. The configs are timed in
@@ -17,11 +17,11 @@ import time
 import jax
 import numpy as np
 
-from hmtl_jax import sharding
-from hmtl_jax.benchmark.config_files import load_config
+from hmtl_jax.runtime import sharding
+from hmtl_jax.config.overrides import load_config
 from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.setup_checks import check_config
-from hmtl_jax.training_program import build_training_program
+from hmtl_jax.config.validation import check_config
+from hmtl_jax.training.jitted import build_training_program
 
 NUM_CLASSES = 8
 
@@ -44,7 +44,7 @@ def _prepare(path: str, overrides: list[str], mesh):
 
 
 def run(argv: list[str]) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.benchmark step_time", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.tools.benchmark step_time", description=__doc__.split("\n")[0])
     parser.add_argument("configs", nargs="+", help="config files; the first is the reference (ratio 1.00)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every config")
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")

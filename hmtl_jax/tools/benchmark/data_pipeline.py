@@ -1,6 +1,6 @@
 """Preparation and reading speed of a real-format data set, on this machine.
 
-    python -m hmtl_jax.benchmark data_pipeline [--photos 2000] [--threads 0] [--workers 0,2] [--image_size 224]
+    python -m hmtl_jax.tools.benchmark data_pipeline [--photos 2000] [--threads 0] [--workers 0,2] [--image_size 224]
         [--batch_size 64] [--batches 40] [--augment weak] [--dir DIR]
 
 Writes a sample AffectNet release (data_pipelines.sample_release: 300-500 px JPEG photos with a face box; not timed),
@@ -19,7 +19,7 @@ import time
 
 from data_pipelines.prepare import prepare
 from data_pipelines.sample_release import write_sample_affectnet
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 from hmtl_jax.data.input_pipeline import create_train_iterator
 from hmtl_jax.data.prepared import PreparedSource, open_prepared
 
@@ -44,7 +44,7 @@ def _read_rate(source, workers: int, args) -> float:
 
 
 def run(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.benchmark data_pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.tools.benchmark data_pipeline", description=__doc__)
     parser.add_argument("--photos", type=int, default=2000, help="train photos (validation: a fifth as many)")
     parser.add_argument("--threads", type=int, default=0, help="preparation threads (0 = all cores)")
     parser.add_argument("--workers", default="0,2", help="Grain worker processes to compare, comma-separated")

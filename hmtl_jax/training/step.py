@@ -23,11 +23,11 @@ import optax
 from clu import metrics as clu_metrics
 from flax import nnx
 
-from hmtl_jax.losses import emotion_loss
-from hmtl_jax.metrics import EvalMetrics
+from hmtl_jax.training.emotion_loss import emotion_loss
+from hmtl_jax.reporting.metrics import EvalMetrics
 from hmtl_jax.pretext import losses as pretext_losses
 from hmtl_jax.pretext.views import PretextSpec, build_views
-from hmtl_jax.train_state import TrainState, compute_dtype
+from hmtl_jax.training.state import TrainState, compute_dtype
 
 
 def to_model_input(images: jax.Array, dtype) -> jax.Array:

@@ -1,10 +1,10 @@
 """Train-step throughput of SL, puzzle, in-painting and joint HMTL, with compile times, memory, the device's floor
 and the PyTorch reference, all measured in one run on this machine.
 
-    python -m hmtl_jax.benchmark throughput      # EfficientNet-B0 and ResNet-50, 224 px, batch 256, bf16 (a GPU)
-    python -m hmtl_jax.benchmark throughput --models resnet18 --image_size 32 --batch_size 16 --dtype fp32  # CPU
+    python -m hmtl_jax.tools.benchmark throughput      # EfficientNet-B0 and ResNet-50, 224 px, batch 256, bf16 (a GPU)
+    python -m hmtl_jax.tools.benchmark throughput --models resnet18 --image_size 32 --batch_size 16 --dtype fp32  # CPU
 
-For every model x task: the config is the AffectNet recipe (hmtl_jax/recipes.py; puzzle and HMTL at the next
+For every model x task: the config is the AffectNet recipe (hmtl_jax/config/recipes.py; puzzle and HMTL at the next
 multiple of 3, 225 px for 224, as configs/affectnet_puzzle.py) with the task on; the batch is random and already on
 the device, so the figure is the step alone. Reported:
   img/s, ms/step   median of --rounds rounds of --steps steps, configs interleaved so drift hits all alike
@@ -33,15 +33,15 @@ import time
 import jax
 import numpy as np
 
-from hmtl_jax import sharding
-from hmtl_jax.benchmark import machine, torch_reference
-from hmtl_jax.benchmark.config_files import apply_overrides
-from hmtl_jax.benchmark.flops import count_flops
+from hmtl_jax.runtime import sharding
+from hmtl_jax.tools.benchmark import machine, torch_reference
+from hmtl_jax.config.overrides import apply_overrides
+from hmtl_jax.tools.benchmark.flops import count_flops
 from hmtl_jax.models import vgg16
 from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.recipes import add_inpaint, add_puzzle, affectnet_base
-from hmtl_jax.setup_checks import check_config
-from hmtl_jax.training_program import build_training_program
+from hmtl_jax.config.recipes import add_inpaint, add_puzzle, affectnet_base
+from hmtl_jax.config.validation import check_config
+from hmtl_jax.training.jitted import build_training_program
 
 TASKS = ("sl", "puzzle", "inpaint", "hmtl")
 NUM_CLASSES = 8
@@ -149,7 +149,7 @@ def largest_batch(make_config, mesh, start: int, limit_bytes: float) -> int:
 
 
 def run(argv: list[str]) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.benchmark throughput", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.tools.benchmark throughput", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="efficientnet_b0,resnet50")
     parser.add_argument("--tasks", default=",".join(TASKS))

@@ -5,7 +5,7 @@ identity, pose and lighting. If multinomial logistic regression on raw (standard
 is carried by something big and global and the data set is too easy; it should stay far below what a small CNN
 reaches (target: under ~35 % here, against 12.5 % chance on the balanced 8-class validation split).
 
-    python -m hmtl_jax.data.linear_probe --train 8000 --val 2000 --size 64
+    python -m hmtl_jax.data.synthetic.linear_probe --train 8000 --val 2000 --size 64
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from hmtl_jax.data.synthetic_faces import CLASS_NAMES, SyntheticFaces
+from hmtl_jax.data.synthetic.faces import CLASS_NAMES, SyntheticFaces
 
 C_VALUES = (1e-5, 1e-4, 1e-3)  # inverse L2 strength; on ~12k raw-pixel features the best was 1e-4 (bracketed)
 HOLDOUT_FRACTION = 0.2  # share of train used to pick C

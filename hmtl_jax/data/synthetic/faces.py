@@ -12,7 +12,7 @@ light, clutter, occlusion, camera), `PART_SIZES` (how big the class-carrying par
 `VARIANTS` (what each expression does at full intensity).
 
 Calibration (64 px, 12k train, balanced 2k validation): multinomial logistic regression on raw pixels stays near
-chance (`python -m hmtl_jax.data.linear_probe`), while resnet_tiny trained from scratch with flips only
+chance (`python -m hmtl_jax.data.synthetic.linear_probe`), while resnet_tiny trained from scratch with flips only
 (configs/demo.py) passes 80 % in about six epochs; neutral vs contempt (one raised lip corner) stays the hardest
 pair, as in AffectNet.
 """
@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from hmtl_jax.data import face_renderer as fr
+from hmtl_jax.data.synthetic import renderer as fr
 from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS, CLASS_NAMES
 
 SPLITS = {"train": 0, "validation": 1}

@@ -1,6 +1,6 @@
 """Save a grid of synthetic faces, one row per class, to see what the model sees.
 
-    python -m hmtl_jax.data.sample_grid --out docs/images/synthetic_faces.png
+    python -m hmtl_jax.data.synthetic.sample_grid --out docs/images/synthetic_faces.png
 
 Faces come from the validation split exactly as the trainer reads them (all nuisances on), so the picture is an
 honest view of the difficulty: the class should be readable at strong intensity while everything else varies.
@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from hmtl_jax.data.synthetic_faces import CLASS_NAMES, SyntheticFaces
+from hmtl_jax.data.synthetic.faces import CLASS_NAMES, SyntheticFaces
 
 LABEL_WIDTH = 84  # pixels left of each row for the class name
 

@@ -1,4 +1,4 @@
-"""python -m hmtl_jax.benchmark <name> [args]: benchmarks that print a table of figures.
+"""python -m hmtl_jax.tools.benchmark <name> [args]: benchmarks that print a table of figures.
 
   step_time       train-step time of several configs side by side (ratios to the first)
   data_pipeline   preparation and input-pipeline speed on a sample AffectNet-format release (images/s)
@@ -7,7 +7,7 @@
 
 import sys
 
-from hmtl_jax.benchmark import data_pipeline, step_time, throughput
+from hmtl_jax.tools.benchmark import data_pipeline, step_time, throughput
 
 BENCHMARKS = {"step_time": step_time.run, "data_pipeline": data_pipeline.run, "throughput": throughput.run}
 

@@ -13,10 +13,11 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from hmtl_jax import sharding, steps
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training import step as steps
 from hmtl_jax.models import vgg16
-from hmtl_jax.optim import create_optimizer
-from hmtl_jax.train_state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.training.optimizer import create_optimizer
+from hmtl_jax.training.state import compute_dtype, create_train_state, model_graphdef
 
 
 @dataclasses.dataclass

@@ -6,7 +6,7 @@ differ in nothing else (same data, model, optimiser, schedule and budget): their
 
 import ml_collections
 
-from hmtl_jax.config_defaults import base_config
+from hmtl_jax.config.defaults import base_config
 
 
 def affectnet_base() -> ml_collections.ConfigDict:

@@ -1,1 +1,0 @@
-"""Benchmarks that print figures: `python -m hmtl_jax.benchmark <name> ...` (see __main__.py)."""

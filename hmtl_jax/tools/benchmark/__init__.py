@@ -1,0 +1,1 @@
+"""Benchmarks that print figures: `python -m hmtl_jax.tools.benchmark <name> ...` (see __main__.py)."""
