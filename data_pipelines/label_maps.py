@@ -45,11 +45,6 @@ def canonical_index(name: str) -> int:
     return CLASS_NAMES.index(name)
 
 
-def code_to_index(codes: dict[int, str]) -> dict[int, int]:
-    """A data set's code -> canonical index table."""
-    return {code: canonical_index(name) for code, name in codes.items()}
-
-
 def class_names_for(num_classes: int) -> tuple[str, ...]:
     """The canonical class names of an 8-class (with contempt) or 7-class data set."""
     if num_classes not in (7, 8):

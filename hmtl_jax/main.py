@@ -12,8 +12,8 @@ from absl import app, flags
 from ml_collections import config_flags
 
 from hmtl_jax.runtime import distributed
-from hmtl_jax.training.nonfinite import NonFiniteLoss
 from hmtl_jax.training.loop import train_and_evaluate
+from hmtl_jax.training.nonfinite import NonFiniteLoss
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl and TensorBoard events.")

@@ -1,6 +1,30 @@
-"""Small configs shared by the trainer tests: tiny images and a tiny model, so a run takes seconds on CPU."""
+"""What several test files share: tiny configs (tiny images and a tiny model, so a run takes seconds on CPU), config
+files for subprocess runs, and readers of what a run leaves in its workdir. On-disk data set fixtures live in
+data_fixtures.py."""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import orbax.checkpoint as ocp
 
 from hmtl_jax.config.defaults import base_config
+from hmtl_jax.config.overrides import apply_overrides
+from hmtl_jax.pretext.permutation_set import permutation_set
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training.jitted import jit_training
+from hmtl_jax.training.multitask_loss import loss_and_grads
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+CONFIG_FILE = '''
+from tests.helpers import tiny_config
+
+def get_config():
+    return tiny_config({cache!r}, **{overrides!r})
+'''
 
 
 def tiny_config(cache_dir: str = "", **overrides):
@@ -17,11 +41,55 @@ def tiny_config(cache_dir: str = "", **overrides):
     config.log_every_steps = 2
     config.checkpoint_every_steps = 2
     config.compilation_cache_dir = cache_dir
-    for key, value in overrides.items():
-        node = config
-        *parents, leaf = key.split(".")
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = value
+    apply_overrides(config, overrides)
     config.lock()
     return config
+
+
+def write_config_file(tmp_path, name, cache, **overrides) -> str:
+    """A config file holding `tiny_config(cache, **overrides)`, for runs of `python -m hmtl_jax.main`."""
+    path = tmp_path / f"{name}.py"
+    path.write_text(CONFIG_FILE.format(cache=cache, overrides=overrides))
+    return str(path)
+
+
+def read_metrics(workdir) -> list[dict]:
+    """The records of `<workdir>/metrics.jsonl`, in order."""
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        return [json.loads(line) for line in f]
+
+
+def saved_state(workdir, step):
+    """The train state of the checkpoint at `step`, as plain arrays."""
+    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
+    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+    manager.close()
+    return restored["state"]
+
+
+def random_batch(seed=0, n=16, size=48) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
+        "label": rng.integers(0, 8, n).astype(np.int32),
+    }
+
+
+def jitted_for(config, devices=None):
+    """(mesh, jit_training(config)) on `devices` (default: all), 8 classes, 4 steps per epoch."""
+    mesh = sharding.create_mesh(devices)
+    jitted = jit_training(config, mesh, 8, steps_per_epoch=4, class_weights=None, permutation_set=permutation_set(config))
+    return mesh, jitted
+
+
+def backbone_grad_norm(config, batch_seed=0):
+    """(norm of the backbone's gradient, {task scalar: value}, gradients) of one fresh model on one random batch."""
+    mesh, jitted = jitted_for(config, jax.devices()[:1])
+    state = jitted.init(jax.random.key(0))
+    (_, (_, scalars, _)), grads = jax.jit(
+        lambda s, b: loss_and_grads(
+            jitted.graphdef, s.params, s.batch_stats, b, jax.random.key(1), jitted.perceptual_params, jitted.spec
+        )
+    )(state, sharding.make_global_batch(random_batch(batch_seed), mesh))
+    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads["backbone"]))))
+    return norm, {k: float(v) for k, v in scalars.items()}, grads

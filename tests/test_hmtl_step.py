@@ -2,40 +2,21 @@
 compute what 1 device does."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from hmtl_jax.runtime import sharding
-from hmtl_jax.training import step as steps
-from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.training.jitted import build_training_program
-from tests.helpers import tiny_config
+from tests.helpers import backbone_grad_norm, jitted_for, random_batch, tiny_config
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
 
 
-def _batch(seed=0, n=16, size=48):
-    rng = np.random.default_rng(seed)
-    return {
-        "image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-        "label": rng.integers(0, 8, n).astype(np.int32),
-    }
-
-
-def _program(config, devices=None):
-    mesh = sharding.create_mesh(devices)
-    program = build_training_program(config, mesh, 8, steps_per_epoch=4, class_weights=None,
-                                     permutation_set=permutation_set(config))
-    return mesh, program
-
-
 def _run_steps(config, count=2, devices=None):
-    mesh, program = _program(config, devices)
-    state = program.init(jax.random.key(0))
+    mesh, jitted = jitted_for(config, devices)
+    state = jitted.init(jax.random.key(0))
     history = []
     for i in range(count):
-        state, metrics, _ = program.train_step(state, sharding.make_global_batch(_batch(i), mesh), program.frozen)
+        state, metrics, _ = jitted.train_step(state, sharding.make_global_batch(random_batch(i), mesh), jitted.perceptual_params)
         history.append({k: float(v) for k, v in metrics.compute().items()})
     return jax.device_get(state), history
 
@@ -53,17 +34,6 @@ def test_with_both_auxiliary_weights_zero_the_step_is_the_sl_step():
     jax.tree.map(np.testing.assert_array_equal, off_state.batch_stats, sl_state.batch_stats)
 
 
-def _backbone_grad_norm(config, batch_seed=0):
-    mesh, program = _program(config, jax.devices()[:1])
-    state = program.init(jax.random.key(0))
-    (loss, (_, scalars, _)), grads = jax.jit(
-        lambda s, b: steps.loss_and_grads(program.graphdef, s.params, s.batch_stats, b, jax.random.key(1),
-                                          program.frozen, program.setup)
-    )(state, sharding.make_global_batch(_batch(batch_seed), mesh))
-    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads["backbone"]))))
-    return norm, {k: float(v) for k, v in scalars.items()}, grads
-
-
 @pytest.mark.parametrize("task", [
     {"jigsaw.weight": 1.0},
     {"jigsaw.weight": 1.0, "jigsaw.target": "per_tile", "jigsaw.permutations": "uniform"},
@@ -73,7 +43,7 @@ def _backbone_grad_norm(config, batch_seed=0):
 ])
 def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
     # Emotion weight 0: the only gradient the backbone gets is the pretext task's.
-    norm, scalars, grads = _backbone_grad_norm(tiny_config(**{"data.image_size": 48, "loss.emotion_weight": 0.0,
+    norm, scalars, grads = backbone_grad_norm(tiny_config(**{"data.image_size": 48, "loss.emotion_weight": 0.0,
                                                               **task}))
     assert norm > 1e-4, f"no gradient reached the backbone from {task}"
     assert np.all(np.asarray(grads["head"]["dense"]["kernel"]) == 0), "the emotion head has weight 0"

@@ -10,16 +10,15 @@ import orbax.checkpoint as ocp
 import pytest
 from PIL import Image
 
-from hmtl_jax.runtime import sharding
+from hmtl_jax.config.validation import check_config
 from hmtl_jax.data.input_pipeline import iterate_eval_batches
 from hmtl_jax.data.sources import create_sources
 from hmtl_jax.pretext.jigsaw import hamming_permutation_set
-from hmtl_jax.pretext.views import permutation_set
-from hmtl_jax.config.validation import check_config
+from hmtl_jax.pretext.permutation_set import permutation_set
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training.jitted import jit_training
 from hmtl_jax.training.loop import train_and_evaluate
-from hmtl_jax.training.jitted import build_training_program
-from tests.helpers import tiny_config
-from tests.test_train import REPO, _records, _saved_state
+from tests.helpers import REPO, read_metrics, saved_state, tiny_config
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0, "jigsaw.num_permutations": 24}
 
@@ -30,7 +29,7 @@ def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir
     workdir = str(tmp_path / "run")
     summary = train_and_evaluate(tiny_config(cache_dir, **HMTL), workdir)
     assert 0.0 <= summary["accuracy"] <= 1.0
-    train_records = [r for r in _records(workdir) if "train/loss" in r]
+    train_records = [r for r in read_metrics(workdir) if "train/loss" in r]
     for key in ("train/emotion_loss", "train/jigsaw_loss", "train/jigsaw_accuracy", "train/pixel_loss"):
         assert all(np.isfinite(r[key]) for r in train_records), key
     np.testing.assert_array_equal(
@@ -51,8 +50,8 @@ def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_
     train_and_evaluate(tiny_config(cache_dir, **HMTL), straight)
     train_and_evaluate(tiny_config(cache_dir, stop_at_step=3, **HMTL), resumed)
     train_and_evaluate(tiny_config(cache_dir, **HMTL), resumed)
-    a = ocp.tree.to_flat_dict(_saved_state(straight, 8))
-    b = ocp.tree.to_flat_dict(_saved_state(resumed, 8))
+    a = ocp.tree.to_flat_dict(saved_state(straight, 8))
+    b = ocp.tree.to_flat_dict(saved_state(resumed, 8))
     assert a.keys() == b.keys() and any("decoder" in str(k) for k in a)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
@@ -69,14 +68,14 @@ def test_evaluation_uses_the_emotion_head_alone(tmp_path):
     """Scrambling the pretext heads' parameters changes no validation figure: they cost nothing at inference."""
     config = tiny_config(**HMTL)
     mesh = sharding.create_mesh()
-    program = build_training_program(config, mesh, 8, 4, None, permutation_set(config))
-    state = program.init(jax.random.key(0))
+    jitted = jit_training(config, mesh, 8, 4, None, permutation_set(config))
+    state = jitted.init(jax.random.key(0))
     _, val_source, _ = create_sources(config.data)
 
     def confusion(state):
         total = 0
         for batch in iterate_eval_batches(val_source, config):
-            total = total + program.eval_step(state, sharding.make_global_batch(batch, mesh)).compute()["confusion"]
+            total = total + jitted.eval_step(state, sharding.make_global_batch(batch, mesh)).compute()["confusion"]
         return total
 
     def scramble(path, param):

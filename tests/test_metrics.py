@@ -3,11 +3,20 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, recall_score
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    confusion_matrix,
+    f1_score,
+    recall_score,
+)
 
 from hmtl_jax.reporting.confusion_image import render_confusion_matrix
-from hmtl_jax.reporting.metrics import EvalMetrics, summarize_confusion
-from hmtl_jax.training.step import train_metrics_class
+from hmtl_jax.reporting.metrics import (
+    EvalMetrics,
+    summarize_confusion,
+    train_metrics_class,
+)
 
 CLASSES = ("neutral", "happy", "sad", "surprise", "fear", "disgust", "anger", "contempt")
 

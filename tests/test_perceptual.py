@@ -11,10 +11,10 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 
+from hmtl_jax.config.validation import check_config
 from hmtl_jax.models import vgg16
 from hmtl_jax.models.torch_weights import UnsafePickleError, load_state_dict
-from hmtl_jax.config.validation import check_config
-from tests.helpers import tiny_config
+from tests.helpers import backbone_grad_norm, tiny_config
 
 LAYERS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
@@ -117,14 +117,12 @@ def test_missing_or_wrong_weights_are_clear_errors(tmp_path):
 
 
 def test_perceptual_loss_trains_the_backbone_through_the_frozen_network(torch_vgg):
-    from tests.test_hmtl_step import _backbone_grad_norm
-
     _, paths = torch_vgg
     common = {"data.image_size": 48, "loss.emotion_weight": 0.0, "inpaint.weight": 1.0,
               "inpaint.perceptual_network": "vgg16", "inpaint.perceptual_weights": paths["safetensors"],
               "inpaint.perceptual_layers": ("relu1_2", "relu2_2")}
-    _, without, grads_without = _backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 0.0}))
-    _, with_, grads_with = _backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 1.0}))
+    _, without, grads_without = backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 0.0}))
+    _, with_, grads_with = backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 1.0}))
     assert "perceptual_loss" in with_ and with_["perceptual_loss"] > 0
     assert with_["pixel_loss"] == pytest.approx(without["pixel_loss"])
     difference = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), grads_with["backbone"],

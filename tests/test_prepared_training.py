@@ -11,8 +11,7 @@ from data_pipelines.prepare import prepare
 from hmtl_jax.config.overrides import load_config
 from hmtl_jax.training.loop import train_and_evaluate
 from tests import data_fixtures as fx
-from tests.helpers import tiny_config
-from tests.test_train import REPO
+from tests.helpers import REPO, tiny_config
 
 
 @pytest.fixture(scope="module")

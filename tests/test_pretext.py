@@ -11,6 +11,18 @@ from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.views import PretextSpec, build_views
 
 
+def _min_pairwise_hamming(perms: np.ndarray) -> int:
+    """The smallest number of positions at which two permutations of the set differ."""
+    distance = (perms[:, None, :] != perms[None, :, :]).sum(-1)
+    np.fill_diagonal(distance, perms.shape[1] + 1)
+    return int(distance.min())
+
+
+def _unpuzzle(puzzled: jax.Array, perms: jax.Array, grid: int) -> jax.Array:
+    """The inverse of `jigsaw.puzzle` for the same `perms`: puzzling with the inverse permutation."""
+    return jigsaw.puzzle(puzzled, jnp.argsort(perms, axis=1), grid)
+
+
 def test_hamming_set_is_distinct_deterministic_and_greedily_farthest():
     perms = jigsaw.hamming_permutation_set(3, 100, seed=0)
     assert perms.shape == (100, 9)
@@ -27,9 +39,9 @@ def test_hamming_set_is_distinct_deterministic_and_greedily_farthest():
         pick_distance = (perms[k] != perms[:k]).sum(-1).min()
         assert pick_distance == distance_to_chosen.max(), f"pick {k} is not a farthest permutation"
     # So the set's minimum pairwise distance is its last pick's, and no smaller than any earlier pick's.
-    assert jigsaw.min_pairwise_hamming(perms) == (perms[99] != perms[:99]).sum(-1).min() >= 6
+    assert _min_pairwise_hamming(perms) == (perms[99] != perms[:99]).sum(-1).min() >= 6
     # Nine permutations that differ everywhere exist (a Latin square): the greedy set of nine finds them.
-    assert jigsaw.min_pairwise_hamming(jigsaw.hamming_permutation_set(3, 9, seed=0)) == 9
+    assert _min_pairwise_hamming(jigsaw.hamming_permutation_set(3, 9, seed=0)) == 9
 
 
 @pytest.mark.parametrize("grid", [2, 3, 4])
@@ -39,7 +51,7 @@ def test_unpuzzling_with_the_label_gives_back_the_image_exactly(grid):
     perms, _ = jigsaw.sample_permutations(jax.random.key(0), 5, grid=grid, permutation_set=None)
     puzzled = jigsaw.puzzle(images, perms, grid)
     assert not np.array_equal(puzzled, images)
-    np.testing.assert_array_equal(jigsaw.unpuzzle(puzzled, perms, grid), images)
+    np.testing.assert_array_equal(_unpuzzle(puzzled, perms, grid), images)
     # The label's meaning, tile by tile: position p of the puzzle holds original tile perms[p].
     tile = 12
     for b in range(5):
@@ -119,7 +131,7 @@ def test_split_views_alternate_tasks_and_composed_views_do_both():
     split = build_views(images, jax.random.key(1), PretextSpec(jigsaw=True, inpaint=True, combine="split"), perm_set)
     np.testing.assert_array_equal(split["jigsaw_rows"], [1, 0] * 4)
     np.testing.assert_array_equal(split["inpaint_rows"], [0, 1] * 4)
-    even_puzzles = jigsaw.unpuzzle(split["view"][0::2], split["perms"][0::2], 3)
+    even_puzzles = _unpuzzle(split["view"][0::2], split["perms"][0::2], 3)
     np.testing.assert_allclose(even_puzzles, images[0::2])  # even rows: puzzles, no mask
     np.testing.assert_allclose(split["inpaint_target"], images)  # odd rows repaint the clean face
 

@@ -13,12 +13,16 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from hmtl_jax.training.nonfinite import NonFiniteLoss
 from hmtl_jax.config.validation import check_config
 from hmtl_jax.training.loop import train_and_evaluate
-from tests.helpers import tiny_config
-from tests.test_tools import _write_config
-from tests.test_train import REPO, _records, _saved_state
+from hmtl_jax.training.nonfinite import NonFiniteLoss
+from tests.helpers import (
+    REPO,
+    read_metrics,
+    saved_state,
+    tiny_config,
+    write_config_file,
+)
 
 # 80 steps of 16 faces (64 train faces, 4 steps an epoch), evaluated only at the end: long enough to interrupt.
 LONG = {"num_epochs": 20, "log_every_steps": 1, "eval_every_epochs": 1000, "checkpoint_every_steps": 1000}
@@ -35,22 +39,22 @@ def _wait_for_step(workdir, step, process, timeout=240):
     path = os.path.join(workdir, "metrics.jsonl")
     while time.monotonic() < deadline:
         assert process.poll() is None, "the run ended before it could be interrupted"
-        if os.path.exists(path) and any(r.get("step", 0) >= step for r in _records(workdir) if "train/loss" in r):
+        if os.path.exists(path) and any(r.get("step", 0) >= step for r in read_metrics(workdir) if "train/loss" in r):
             return
         time.sleep(0.02)
     raise TimeoutError(f"step {step} not reached")
 
 
 def _assert_same_state(workdir_a, workdir_b, step):
-    flat_a = ocp.tree.to_flat_dict(_saved_state(workdir_a, step))
-    flat_b = ocp.tree.to_flat_dict(_saved_state(workdir_b, step))
+    flat_a = ocp.tree.to_flat_dict(saved_state(workdir_a, step))
+    flat_b = ocp.tree.to_flat_dict(saved_state(workdir_b, step))
     assert flat_a.keys() == flat_b.keys()
     for key in flat_a:
         np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
 
 
 def _losses(workdir):
-    return {r["step"]: r["train/loss"] for r in _records(workdir) if "train/loss" in r}
+    return {r["step"]: r["train/loss"] for r in read_metrics(workdir) if "train/loss" in r}
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +67,7 @@ def straight(tmp_path_factory, cache_dir):
 
 @pytest.mark.slow
 def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp_path, cache_dir, straight):
-    config = _write_config(tmp_path, "long", cache_dir, **LONG)
+    config = write_config_file(tmp_path, "long", cache_dir, **LONG)
     workdir = str(tmp_path / "run")
     process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.PIPE, text=True)
     _wait_for_step(workdir, 5, process)
@@ -85,7 +89,7 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp
 @pytest.mark.parametrize("kill_after", [3, 40])
 def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight, kill_after):
     # A checkpoint every step: the kill lands during a step or during an asynchronous checkpoint write.
-    config = _write_config(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
+    config = write_config_file(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
     workdir = str(tmp_path / "run")
     process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
     _wait_for_step(workdir, kill_after, process)
@@ -125,7 +129,7 @@ def test_a_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(tmp
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, cache_dir):
     diverging = {"optimizer.name": "sgd", "optimizer.learning_rate": 1e30, "checkpoint_every_steps": 1,
                  "log_every_steps": 1}
-    config = _write_config(tmp_path, "diverging", cache_dir, **diverging)
+    config = write_config_file(tmp_path, "diverging", cache_dir, **diverging)
     workdir = str(tmp_path / "run")
     result = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
@@ -133,7 +137,7 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
     assert "Traceback" not in result.stderr
     manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
     assert manager.all_steps() == [1]  # the step before the divergence, nothing after it
-    state = _saved_state(workdir, 1)
+    state = saved_state(workdir, 1)
     assert all(np.isfinite(leaf).all() for leaf in ocp.tree.to_flat_dict(state["params"]).values())
 
     with pytest.raises(NonFiniteLoss, match="more than config.max_skipped_steps=3"):
@@ -192,21 +196,21 @@ def test_two_processes_of_four_devices_train_as_one_process_of_eight(tmp_path, c
     one = str(tmp_path / "one")
     summary = train_and_evaluate(tiny_config(cache_dir, **settings), one)
 
-    config = _write_config(tmp_path, "sgd", "", **settings)  # no compilation cache shared between processes
+    config = write_config_file(tmp_path, "sgd", "", **settings)  # no compilation cache shared between processes
     two = str(tmp_path / "two")
     outputs = _finish(_start_processes(config, two, _free_port()))
     assert "Process 1 of 2, 4 local of 8 devices" in outputs[1]
     losses_one, losses_two = _losses(one), _losses(two)
     assert sorted(losses_one) == sorted(losses_two) == list(range(1, 9))
     np.testing.assert_allclose([losses_two[s] for s in range(1, 9)], [losses_one[s] for s in range(1, 9)], rtol=1e-5)
-    latest = [r for r in _records(two) if "val/accuracy" in r][-1]
+    latest = [r for r in read_metrics(two) if "val/accuracy" in r][-1]
     assert latest["val/accuracy"] == summary["accuracy"]
 
 
 @pytest.mark.slow
 def test_two_processes_stop_together_on_sigterm_and_resume_exactly(tmp_path):
     settings = {**LONG, "num_epochs": 10}  # 40 steps
-    config = _write_config(tmp_path, "long", "", **settings)
+    config = write_config_file(tmp_path, "long", "", **settings)
     straight, stopped = str(tmp_path / "straight"), str(tmp_path / "stopped")
     _finish(_start_processes(config, straight, _free_port()))
 
@@ -221,6 +225,6 @@ def test_two_processes_stop_together_on_sigterm_and_resume_exactly(tmp_path):
 
     # Same processes, same collectives: bit-identical to the uninterrupted two-process run.
     assert _losses(stopped) == _losses(straight)
-    evaluations = [[r for r in _records(w) if "val/accuracy" in r][-1] for w in (stopped, straight)]
+    evaluations = [[r for r in read_metrics(w) if "val/accuracy" in r][-1] for w in (stopped, straight)]
     assert {k: v for k, v in evaluations[0].items() if k.startswith("val/")} == {
         k: v for k, v in evaluations[1].items() if k.startswith("val/")}

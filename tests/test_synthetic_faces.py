@@ -6,7 +6,12 @@ import grain
 import numpy as np
 import pytest
 
-from hmtl_jax.data.synthetic.faces import AFFECTNET8_TRAIN_COUNTS, CLASS_NAMES, DIFFICULTY, SyntheticFaces
+from hmtl_jax.data.synthetic.faces import (
+    AFFECTNET8_TRAIN_COUNTS,
+    CLASS_NAMES,
+    DIFFICULTY,
+    SyntheticFaces,
+)
 
 LATENTS = {"yaw": np.float32, "pitch": np.float32, "roll": np.float32, "intensity": np.float32, "male": np.int32,
            "skin_tone": np.float32, "has_glasses": np.int32, "occluded": np.int32}

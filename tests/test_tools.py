@@ -11,20 +11,7 @@ import pytest
 from hmtl_jax.data.in_memory import InMemorySource
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.tools.sweep import summary_table
-from tests.test_train import REPO
-
-TINY_CONFIG = '''
-from tests.helpers import tiny_config
-
-def get_config():
-    return tiny_config({cache!r}, **{overrides!r})
-'''
-
-
-def _write_config(tmp_path, name, cache, **overrides):
-    path = tmp_path / f"{name}.py"
-    path.write_text(TINY_CONFIG.format(cache=cache, overrides=overrides))
-    return str(path)
+from tests.helpers import REPO, write_config_file
 
 
 def test_in_memory_source_returns_the_rendered_records():
@@ -44,7 +31,7 @@ def test_summary_table_reports_mean_and_sample_std():
 
 @pytest.mark.slow
 def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
-    config = _write_config(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
+    config = write_config_file(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
     root = str(tmp_path / "sweep")
     command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", "--train_sizes=32:1,16:2",
                "--seeds=0,1", f"--root={root}"]
@@ -69,8 +56,8 @@ def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
 @pytest.mark.slow
 def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     cache = str(tmp_path / "cache")
-    sl = _write_config(tmp_path, "sl", cache, **{"data.image_size": 48})
-    hmtl = _write_config(tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0,
+    sl = write_config_file(tmp_path, "sl", cache, **{"data.image_size": 48})
+    hmtl = write_config_file(tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0,
                                                       "inpaint.weight": 1.0})
     result = subprocess.run(
         [sys.executable, "-m", "hmtl_jax.tools.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],

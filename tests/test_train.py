@@ -10,22 +10,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 from hmtl_jax.training.loop import train_and_evaluate
-from tests.helpers import tiny_config
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-
-def _records(workdir):
-    with open(os.path.join(workdir, "metrics.jsonl")) as f:
-        return [json.loads(line) for line in f]
-
-
-def _saved_state(workdir, step):
-    manager = ocp.CheckpointManager(os.path.join(workdir, "checkpoints"))
-    restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
-    manager.close()
-    return restored["state"]
+from tests.helpers import REPO, read_metrics, saved_state, tiny_config
 
 
 @pytest.mark.slow
@@ -33,11 +18,11 @@ def test_a_run_writes_metrics_images_and_checkpoints(tmp_path, cache_dir):
     workdir = str(tmp_path / "run")
     summary = train_and_evaluate(tiny_config(cache_dir), workdir)
     assert 0.0 <= summary["accuracy"] <= 1.0 and "macro_f1" in summary and "accuracy_contempt" in summary
-    records = _records(workdir)
+    records = read_metrics(workdir)
     assert records[-1]["step"] == 8  # 64 records / batch 16 = 4 steps per epoch, 2 epochs
     assert any("train/loss" in r for r in records) and any("val/macro_f1" in r for r in records)
     assert any("perf/steps_per_sec" in r for r in records)
-    assert all(0.0 <= r["perf/input_wait_fraction"] <= 1.0 for r in _records(workdir) if "perf/steps_per_sec" in r)
+    assert all(0.0 <= r["perf/input_wait_fraction"] <= 1.0 for r in read_metrics(workdir) if "perf/steps_per_sec" in r)
     assert os.path.exists(os.path.join(workdir, "confusion_matrix.png"))
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(os.path.join(workdir, "tensorboard")))
     latest = json.load(open(os.path.join(workdir, "eval_latest.json")))
@@ -55,14 +40,14 @@ def test_stopping_and_resuming_gives_the_same_state_as_not_stopping(tmp_path, ca
     assert 3 in ocp.CheckpointManager(os.path.join(resumed, "checkpoints")).all_steps()
     final_resumed = train_and_evaluate(tiny_config(cache_dir), resumed)
 
-    a, b = _saved_state(straight, 8), _saved_state(resumed, 8)
+    a, b = saved_state(straight, 8), saved_state(resumed, 8)
     flat_a, flat_b = ocp.tree.to_flat_dict(a), ocp.tree.to_flat_dict(b)
     assert flat_a.keys() == flat_b.keys()
     for key in flat_a:
         np.testing.assert_array_equal(flat_a[key], flat_b[key], err_msg=str(key))
     assert final_straight == final_resumed
     # The train losses logged after the restart are those of the uninterrupted run: same batches, same state.
-    losses = lambda workdir: {r["step"]: r["train/loss"] for r in _records(workdir) if "train/loss" in r}  # noqa: E731
+    losses = lambda workdir: {r["step"]: r["train/loss"] for r in read_metrics(workdir) if "train/loss" in r}  # noqa: E731
     assert losses(straight)[8] == losses(resumed)[8]
 
 
@@ -70,10 +55,10 @@ def test_stopping_and_resuming_gives_the_same_state_as_not_stopping(tmp_path, ca
 def test_rerunning_a_finished_run_trains_no_further(tmp_path, cache_dir):
     workdir = str(tmp_path / "done")
     first = train_and_evaluate(tiny_config(cache_dir, num_epochs=1), workdir)
-    lines = len(_records(workdir))
+    lines = len(read_metrics(workdir))
     again = train_and_evaluate(tiny_config(cache_dir, num_epochs=1), workdir)
     assert again == first
-    assert len(_records(workdir)) == lines
+    assert len(read_metrics(workdir)) == lines
 
 
 def test_batch_size_not_divisible_by_devices_is_refused(tmp_path):

@@ -5,10 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from hmtl_jax.models.from_config import compute_dtype, model_graphdef
 from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
-from hmtl_jax.training.state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
 from hmtl_jax.training.optimizer import create_optimizer
+from hmtl_jax.training.state import create_train_state
 from tests.helpers import tiny_config
 
 
@@ -34,9 +36,9 @@ def _loss_and_grads_on(devices, config, batch):
     mesh, _, state, state_sh = _setup(config, devices)
     graphdef = model_graphdef(config, 8)
     fn = jax.jit(
-        lambda s, b: steps.loss_and_grads(
+        lambda s, b: loss_and_grads(
             graphdef, s.params, s.batch_stats, b, jax.random.key(1), (),
-            steps.StepSetup(
+            MultitaskSpec(
                 dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1
             ),
         ),
@@ -68,7 +70,7 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     for devices in (jax.devices()[:1], jax.devices()):
         mesh, tx, state, state_sh = _setup(config, devices)
         step = steps.jit_train_step(
-            model_graphdef(config, 8), tx, steps.StepSetup.from_config(config, None, None), state_sh,
+            model_graphdef(config, 8), tx, MultitaskSpec.from_config(config, None, None), state_sh,
             sharding.batch_sharding(mesh),
         )
         losses = []
@@ -94,7 +96,7 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
     mesh, tx, state, state_sh = _setup(config, jax.devices())
     step = steps.jit_train_step(
-        model_graphdef(config, 8), tx, steps.StepSetup.from_config(config, None, None), state_sh,
+        model_graphdef(config, 8), tx, MultitaskSpec.from_config(config, None, None), state_sh,
         sharding.batch_sharding(mesh),
     )
     batch = sharding.make_global_batch(_batch(), mesh)
@@ -112,7 +114,7 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     batch = sharding.make_global_batch(_batch(), mesh)
     graphdef = model_graphdef(config, 8)
     # Infinite class weights make the loss infinite and the gradients NaN, as a real divergence would.
-    poisoned = steps.StepSetup.from_config(config, np.full(8, np.inf, np.float32), None)
+    poisoned = MultitaskSpec.from_config(config, np.full(8, np.inf, np.float32), None)
     step = steps.jit_train_step(graphdef, tx, poisoned, state_sh, sharding.batch_sharding(mesh))
     before = jax.device_get(state)
     after, _, health = step(state, batch, ())
@@ -121,7 +123,7 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     for name in ("params", "batch_stats", "opt_state"):
         jax.tree.map(np.testing.assert_array_equal, jax.device_get(getattr(after, name)), getattr(before, name))
 
-    healthy = steps.jit_train_step(graphdef, tx, steps.StepSetup.from_config(config, None, None), state_sh,
+    healthy = steps.jit_train_step(graphdef, tx, MultitaskSpec.from_config(config, None, None), state_sh,
                                    sharding.batch_sharding(mesh))
     updated, _, health = healthy(after, batch, ())
     assert bool(health["finite"])

@@ -1,22 +1,21 @@
-"""Checks run before anything expensive, so a bad config or workdir fails in a second with a clear message."""
+"""Config validation, run before anything expensive, so a bad config fails in a second naming the key. No side
+effects: nothing is created, no JAX setting changed."""
 
 from __future__ import annotations
-
-import os
-import tempfile
 
 import jax
 import ml_collections
 
+from hmtl_jax.config.tasks import task_on
 from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
 from hmtl_jax.data.sources import SYNTHETIC
 from hmtl_jax.models import MODEL_NAMES, vgg16
-from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
-from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import COMBINES, EMOTION_VIEWS
+from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
+from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 
 
 def check_config(config: ml_collections.ConfigDict) -> None:
@@ -131,7 +130,7 @@ def check_task_config(config: ml_collections.ConfigDict) -> None:
             raise ValueError(f"config.{key}={value} must be >= 0")
     if not any(weights.values()):
         raise ValueError("every loss weight is 0: set config.loss.emotion_weight, jigsaw.weight or inpaint.weight")
-    if config.jigsaw.weight > 0:
+    if task_on(config, "jigsaw"):
         jigsaw.check_grid(config.data.image_size, config.jigsaw.grid)
         if config.jigsaw.permutations == "uniform" and config.jigsaw.target == "permutation":
             raise ValueError(
@@ -140,34 +139,9 @@ def check_task_config(config: ml_collections.ConfigDict) -> None:
             )
         if config.jigsaw.permutations == "hamming":
             jigsaw.check_set_size(config.jigsaw.grid, config.jigsaw.num_permutations)
-    if config.inpaint.weight > 0:
+    if task_on(config, "inpaint"):
         inpaint = config.inpaint
         masks.check_mask_config(inpaint.mask_shape, inpaint.mask_ratio, inpaint.mask_count, inpaint.face_lines)
         if inpaint.perceptual_network == "vgg16":
             vgg16.check_layers(inpaint.perceptual_layers)
             vgg16.check_weights_file(inpaint.perceptual_weights)
-
-
-def check_workdir(workdir: str) -> str:
-    """Create the workdir if needed and prove it is writable; return its absolute path."""
-    path = os.path.abspath(os.path.expanduser(workdir))
-    try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test"):
-            pass
-    except OSError as error:
-        raise PermissionError(
-            f"--workdir={workdir} cannot be written ({error.strerror}): checkpoints and logs go there. "
-            "Pick a directory you can write to."
-        ) from error
-    return path
-
-
-def enable_compilation_cache(cache_dir: str) -> None:
-    """JAX's persistent compilation cache, so a rerun of the same config does not compile again."""
-    if not cache_dir:
-        return
-    path = os.path.abspath(os.path.expanduser(cache_dir))
-    os.makedirs(path, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

@@ -1,0 +1,6 @@
+"""What a run reads: random-access sources (the synthetic faces in `synthetic/`, data sets prepared by
+`data_pipelines`), host-side augmentation, class-balanced sampling and stratified subsets, and the Grain pipelines
+that turn sources into each process's share of every global batch.
+
+Imports: numpy, PIL, Grain, TFDS's reader; nothing of hmtl_jax outside data/. No JAX arrays: the host side only.
+"""

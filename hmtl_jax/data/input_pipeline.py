@@ -32,10 +32,15 @@ def _to_iter(ds: grain.MapDataset, config: ml_collections.ConfigDict) -> grain.I
     """Read ahead a few batches (Grain's default of 500 would render whole epochs ahead), in threads or workers."""
     options = grain.ReadOptions(num_threads=config.input.read_threads, prefetch_buffer_size=config.input.prefetch_batches)
     ds = ds.to_iter_dataset(options)
-    worker_count = config.input.worker_count
-    if worker_count <= 0:
+    if config.input.worker_count <= 0:
         return ds
-    # grain 0.2.18's mp_prefetch reads an absl flag and fails if flags were never parsed (pytest, notebooks).
+    return _in_worker_processes(ds, config.input.worker_count)
+
+
+def _in_worker_processes(ds: grain.IterDataset, worker_count: int) -> grain.IterDataset:
+    """Grain's worker processes. grain 0.2.18's `mp_prefetch` reads an absl flag and raises UnparsedFlagAccessError
+    when nobody parsed absl's flags, as under pytest or in a notebook (`python -m hmtl_jax.main` parses them): mark
+    them parsed first, with their defaults, so the library works from any caller."""
     if not flags.FLAGS.is_parsed():
         flags.FLAGS.mark_as_parsed()
     return ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))

@@ -1,8 +1,12 @@
-"""Model zoo: `create_model(name, ...)` builds a backbone with the emotion head.
+"""Model zoo: `create_model(name, ...)` builds a backbone with the emotion head; `from_config.build_model` adds the
+pretext heads a config turns on. Also the frozen VGG-16 of the perceptual loss and a safe reader of PyTorch weight
+files (`torch_weights.py`).
 
 Mode: a new model is in train mode (BatchNorm on batch statistics, dropout on). `model.eval()` switches every
 BatchNorm to its running averages and every Dropout off; `model.train()` switches back (flax's
 `nnx.Module.train/eval`, which set `use_running_average` and `deterministic` in place).
+
+Imports: flax, jax, numpy; from hmtl_jax only `config.tasks` (in `from_config.py`).
 """
 
 from __future__ import annotations

@@ -68,14 +68,6 @@ def hamming_permutation_set(grid: int, count: int, seed: int) -> np.ndarray:
     return candidates[chosen].astype(np.int32)
 
 
-def min_pairwise_hamming(perms: np.ndarray) -> int:
-    """The smallest number of positions at which two permutations of the set differ."""
-    perms = np.asarray(perms)
-    distance = (perms[:, None, :] != perms[None, :, :]).sum(-1)
-    np.fill_diagonal(distance, perms.shape[1] + 1)
-    return int(distance.min())
-
-
 def _tiles(images: jax.Array, grid: int) -> jax.Array:
     """(B, H, W, C) -> (B, grid*grid, H/grid, W/grid, C), tiles in row-major order."""
     b, h, w, c = images.shape
@@ -94,11 +86,6 @@ def puzzle(images: jax.Array, perms: jax.Array, grid: int) -> jax.Array:
     """Reorder the tiles of each image: output tile p = input tile perms[b, p]. Exact (a gather, no resampling)."""
     tiles = _tiles(images, grid)
     return _untiles(jnp.take_along_axis(tiles, perms[:, :, None, None, None], axis=1), grid)
-
-
-def unpuzzle(puzzled: jax.Array, perms: jax.Array, grid: int) -> jax.Array:
-    """The inverse of `puzzle` for the same `perms`."""
-    return puzzle(puzzled, jnp.argsort(perms, axis=1), grid)
 
 
 def sample_permutations(

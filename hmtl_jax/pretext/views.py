@@ -11,8 +11,8 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
+from hmtl_jax.config.tasks import task_on
 from hmtl_jax.pretext import jigsaw, masks
 
 EMOTION_VIEWS = ("pretext", "clean")
@@ -46,8 +46,8 @@ class PretextSpec:
     def from_config(cls, config: ml_collections.ConfigDict) -> PretextSpec:
         inpaint = config.inpaint
         return cls(
-            jigsaw=config.jigsaw.weight > 0,
-            inpaint=inpaint.weight > 0,
+            jigsaw=task_on(config, "jigsaw"),
+            inpaint=task_on(config, "inpaint"),
             grid=config.jigsaw.grid,
             uniform_permutations=config.jigsaw.permutations == "uniform",
             mask_shape=inpaint.mask_shape,
@@ -61,15 +61,6 @@ class PretextSpec:
             combine=config.pretext.combine,
             emotion_view=config.pretext.emotion_view,
         )
-
-
-def permutation_set(config: ml_collections.ConfigDict) -> np.ndarray | None:
-    """The fixed jigsaw permutation set the run draws from (None for uniformly random permutations)."""
-    if config.jigsaw.weight <= 0 or config.jigsaw.permutations == "uniform":
-        return None
-    return jigsaw.hamming_permutation_set(
-        config.jigsaw.grid, config.jigsaw.num_permutations, config.jigsaw.permutation_seed
-    )
 
 
 def build_views(images: jax.Array, key: jax.Array, spec: PretextSpec, perm_set: jax.Array | None) -> dict:

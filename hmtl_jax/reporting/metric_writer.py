@@ -25,7 +25,9 @@ class MetricWriter:
         self._jsonl = None
         self._tb = None
         if self.enabled:
-            from tensorboardX import SummaryWriter  # imported lazily: heavy, and only process 0 needs it
+            from tensorboardX import (
+                SummaryWriter,  # imported lazily: heavy, and only process 0 needs it
+            )
 
             self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", buffering=1)
             self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))

@@ -6,6 +6,8 @@ per-class accuracy all come from it, so they can never disagree with each other.
 
 # No `from __future__ import annotations`: clu reads the Collection annotations as classes.
 
+import functools
+
 import flax
 import jax
 import jax.numpy as jnp
@@ -39,6 +41,16 @@ class ConfusionMatrix(metrics.Metric):
 class EvalMetrics(metrics.Collection):
     loss: metrics.Average.from_output("loss")
     confusion: ConfusionMatrix
+
+
+@functools.cache
+def train_metrics_class(names: tuple[str, ...]) -> type[metrics.Collection]:
+    """A clu Collection averaging the total loss, the emotion accuracy and each of `names` over the steps logged."""
+    return metrics.Collection.create(
+        loss=metrics.Average.from_output("loss"),
+        accuracy=metrics.Accuracy,
+        **{name: metrics.Average.from_output(name) for name in names},
+    )
 
 
 def summarize_confusion(confusion: np.ndarray, class_names: tuple[str, ...]) -> dict[str, float]:

@@ -1,5 +1,5 @@
-"""Everything compiled for one training configuration: optimiser, model structure, state shardings and the jitted
-steps. Shared by the trainer and the step-time benchmark, so the benchmark times exactly what training runs."""
+"""Everything jitted for one training config: the optimiser, the model's structure, the state's shardings and the
+train and eval steps. Shared by the trainer and the benchmarks, so a benchmark times exactly what training runs."""
 
 from __future__ import annotations
 
@@ -11,60 +11,63 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec
+from jax.sharding import Mesh, NamedSharding
 
-from hmtl_jax.runtime import sharding
-from hmtl_jax.training import step as steps
 from hmtl_jax.models import vgg16
+from hmtl_jax.models.from_config import compute_dtype, model_graphdef
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training.multitask_loss import MultitaskSpec
 from hmtl_jax.training.optimizer import create_optimizer
-from hmtl_jax.training.state import compute_dtype, create_train_state, model_graphdef
+from hmtl_jax.training.state import create_train_state
+from hmtl_jax.training.step import jit_eval_step, jit_train_step
 
 
 @dataclasses.dataclass
-class TrainingProgram:
+class JittedTraining:
     learning_rate: Callable[[int], float]
     graphdef: Any
     init: Callable  # PRNG key -> fresh TrainState, already laid out with `state_shardings`
     abstract_state: Any
     state_shardings: Any
     batch_sharding: NamedSharding
-    setup: steps.StepSetup
-    frozen: Any  # the perceptual network's weights, replicated; () without a perceptual loss
-    train_step: Callable  # (state, batch, frozen) -> (state, metrics)
+    spec: MultitaskSpec
+    perceptual_params: Any  # the perceptual network's weights, replicated; () without a perceptual loss
+    train_step: Callable  # (state, batch, perceptual_params) -> (state, metrics, health)
     eval_step: Callable  # (state, batch) -> EvalMetrics
 
 
-def build_training_program(
+def jit_training(
     config: ml_collections.ConfigDict,
     mesh: Mesh,
     num_classes: int,
     steps_per_epoch: int,
     class_weights: np.ndarray | None,
     permutation_set: np.ndarray | None,
-) -> TrainingProgram:
+) -> JittedTraining:
     tx, learning_rate = create_optimizer(config, steps_per_epoch, steps_per_epoch * config.num_epochs)
-    setup = steps.StepSetup.from_config(config, class_weights, permutation_set)
-    replicated = NamedSharding(mesh, PartitionSpec())
-    frozen = ()
-    if setup.perceptual_layers:
-        frozen = jax.device_put(vgg16.load(config.inpaint.perceptual_weights, setup.perceptual_layers), replicated)
+    spec = MultitaskSpec.from_config(config, class_weights, permutation_set)
+    replicated = sharding.replicated(mesh)
+    perceptual_params = ()
+    if spec.perceptual_layers:
+        perceptual_params = jax.device_put(
+            vgg16.load(config.inpaint.perceptual_weights, spec.perceptual_layers), replicated
+        )
 
     graphdef = model_graphdef(config, num_classes)
     create = functools.partial(create_train_state, config, num_classes, tx)
     abstract_state = jax.eval_shape(create, jax.random.key(0))
     state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
     batch_sharding = sharding.batch_sharding(mesh)
-    # The state is created by a jitted function whose outputs already have their final shardings.
-    init = jax.jit(create, out_shardings=state_shardings)
-    return TrainingProgram(
+    return JittedTraining(
         learning_rate=learning_rate,
         graphdef=graphdef,
-        init=init,
+        # The state is created by a jitted function whose outputs already have their final shardings.
+        init=jax.jit(create, out_shardings=state_shardings),
         abstract_state=abstract_state,
         state_shardings=state_shardings,
         batch_sharding=batch_sharding,
-        setup=setup,
-        frozen=frozen,
-        train_step=steps.jit_train_step(graphdef, tx, setup, state_shardings, batch_sharding, replicated),
-        eval_step=steps.jit_eval_step(graphdef, compute_dtype(config), state_shardings, batch_sharding),
+        spec=spec,
+        perceptual_params=perceptual_params,
+        train_step=jit_train_step(graphdef, tx, spec, state_shardings, batch_sharding, replicated),
+        eval_step=jit_eval_step(graphdef, compute_dtype(config), state_shardings, batch_sharding),
     )

@@ -1,6 +1,6 @@
 """What the loop does about steps whose loss or gradients were not finite (config.nonfinite).
 
-The train step itself never lets such a step change the state (steps.train_step); this decides whether the run
+The train step itself never lets such a step change the state (training.step.train_step); this decides whether the run
 stops, naming the step and every loss term (`stop`, the default), or goes on without those updates (`skip`, up to
 config.max_skipped_steps of them).
 """

@@ -24,8 +24,8 @@ import math
 
 import numpy as np
 
-from hmtl_jax.data.synthetic import renderer as fr
 from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS, CLASS_NAMES
+from hmtl_jax.data.synthetic import renderer as fr
 
 SPLITS = {"train": 0, "validation": 1}
 _IMAGE_STREAM, _LABEL_STREAM = 0x1A6E, 0x1AB3  # first word of the seed: images and labels never share a stream

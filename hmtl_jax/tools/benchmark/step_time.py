@@ -2,7 +2,7 @@
 
     python -m hmtl_jax.tools.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
 
-Times the jitted train step alone (the one training runs, from the same TrainingProgram) on a fixed random batch
+Times the jitted train step alone (the one training runs, from the same `training.jitted.jit_training`) on a fixed random batch
 already on device, so the figure is the device's work, not the input pipeline's. The configs are timed in
 interleaved rounds (A B C A B C ...) and the median of each is reported with its ratio to the first config, so
 drift of a shared machine hits every config alike.
@@ -17,11 +17,11 @@ import time
 import jax
 import numpy as np
 
-from hmtl_jax.runtime import sharding
 from hmtl_jax.config.overrides import load_config
-from hmtl_jax.pretext.views import permutation_set
 from hmtl_jax.config.validation import check_config
-from hmtl_jax.training.jitted import build_training_program
+from hmtl_jax.pretext.permutation_set import permutation_set
+from hmtl_jax.runtime import sharding
+from hmtl_jax.training.jitted import jit_training
 
 NUM_CLASSES = 8
 
@@ -29,8 +29,8 @@ NUM_CLASSES = 8
 def _prepare(path: str, overrides: list[str], mesh):
     config = load_config(path, overrides)
     check_config(config)
-    program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
-    state = program.init(jax.random.key(0))
+    jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
+    state = jitted.init(jax.random.key(0))
     rng = np.random.default_rng(0)
     size = config.data.image_size
     batch = sharding.make_global_batch(
@@ -40,7 +40,7 @@ def _prepare(path: str, overrides: list[str], mesh):
         },
         mesh,
     )
-    return config, program, state, batch
+    return config, jitted, state, batch
 
 
 def run(argv: list[str]) -> list[dict]:
@@ -54,20 +54,20 @@ def run(argv: list[str]) -> list[dict]:
     mesh = sharding.create_mesh()
     runs = []
     for path in args.configs:
-        config, program, state, batch = _prepare(path, args.set, mesh)
+        config, jitted, state, batch = _prepare(path, args.set, mesh)
         started = time.perf_counter()
-        state, metrics, _ = program.train_step(state, batch, program.frozen)  # compile
+        state, metrics, _ = jitted.train_step(state, batch, jitted.perceptual_params)  # compile
         jax.block_until_ready(metrics)
-        runs.append(dict(path=path, config=config, program=program, state=state, batch=batch,
+        runs.append(dict(path=path, config=config, jitted=jitted, state=state, batch=batch,
                          compile_s=time.perf_counter() - started, times=[]))
         print(f"compiled {path} in {runs[-1]['compile_s']:.1f} s", flush=True)
 
     for round_index in range(args.rounds):
         for run_ in runs:
-            state, program = run_["state"], run_["program"]
+            state, jitted = run_["state"], run_["jitted"]
             started = time.perf_counter()
             for _ in range(args.steps):
-                state, metrics, _ = program.train_step(state, run_["batch"], program.frozen)
+                state, metrics, _ = jitted.train_step(state, run_["batch"], jitted.perceptual_params)
             jax.block_until_ready((state, metrics))
             run_["times"].append((time.perf_counter() - started) / args.steps)
             run_["state"] = state

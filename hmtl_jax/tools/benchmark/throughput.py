@@ -33,15 +33,15 @@ import time
 import jax
 import numpy as np
 
-from hmtl_jax.runtime import sharding
-from hmtl_jax.tools.benchmark import machine, torch_reference
 from hmtl_jax.config.overrides import apply_overrides
-from hmtl_jax.tools.benchmark.flops import count_flops
-from hmtl_jax.models import vgg16
-from hmtl_jax.pretext.views import permutation_set
 from hmtl_jax.config.recipes import add_inpaint, add_puzzle, affectnet_base
 from hmtl_jax.config.validation import check_config
-from hmtl_jax.training.jitted import build_training_program
+from hmtl_jax.models import vgg16
+from hmtl_jax.pretext.permutation_set import permutation_set
+from hmtl_jax.runtime import sharding
+from hmtl_jax.tools.benchmark import machine, torch_reference
+from hmtl_jax.tools.benchmark.flops import count_flops
+from hmtl_jax.training.jitted import jit_training
 
 TASKS = ("sl", "puzzle", "inpaint", "hmtl")
 NUM_CLASSES = 8
@@ -91,19 +91,19 @@ def _bytes_accessed(compiled) -> float:
 
 def prepare(config, mesh) -> dict:
     """Compile (cold, then warm from the persistent cache) and measure everything but the step time."""
-    program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
-    state = program.init(jax.random.key(0))
+    jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
+    state = jitted.init(jax.random.key(0))
     batch = _random_batch(config, mesh)
     started = time.perf_counter()
-    compiled = program.train_step.lower(state, batch, program.frozen).compile()
+    compiled = jitted.train_step.lower(state, batch, jitted.perceptual_params).compile()
     cold = time.perf_counter() - started
     jax.clear_caches()  # forget the compiled program in memory: the next compile can only come from the disk cache
     started = time.perf_counter()
-    program.train_step.lower(state, batch, program.frozen).compile()
+    jitted.train_step.lower(state, batch, jitted.perceptual_params).compile()
     warm = time.perf_counter() - started
-    return dict(config=config, compiled=compiled, state=state, batch=batch, frozen=program.frozen, times=[],
+    return dict(config=config, compiled=compiled, state=state, batch=batch, perceptual_params=jitted.perceptual_params, times=[],
                 compile_cold=cold, compile_warm=warm, peak=_peak_bytes(compiled), bytes=_bytes_accessed(compiled),
-                flops=count_flops(program.train_step, state, batch, program.frozen))
+                flops=count_flops(jitted.train_step, state, batch, jitted.perceptual_params))
 
 
 def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
@@ -112,7 +112,7 @@ def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
             state = run["state"]
             started = time.perf_counter()
             for _ in range(steps):
-                state, metrics, _ = run["compiled"](state, run["batch"], run["frozen"])
+                state, metrics, _ = run["compiled"](state, run["batch"], run["perceptual_params"])
             jax.block_until_ready((state, metrics))
             run["times"].append((time.perf_counter() - started) / steps)
             run["state"] = state
@@ -120,13 +120,13 @@ def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
 
 def compiled_peak_bytes(config, mesh) -> float:
     """XLA's memory analysis of the step for `config`, compiled from shapes alone (nothing is allocated)."""
-    program = build_training_program(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
+    jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
     state = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
-                         program.abstract_state, program.state_shardings)
+                         jitted.abstract_state, jitted.state_shardings)
     size, rows = config.data.image_size, config.batch_size
-    batch = {"image": jax.ShapeDtypeStruct((rows, size, size, 3), np.uint8, sharding=program.batch_sharding),
-             "label": jax.ShapeDtypeStruct((rows,), np.int32, sharding=program.batch_sharding)}
-    return _peak_bytes(program.train_step.lower(state, batch, program.frozen).compile())
+    batch = {"image": jax.ShapeDtypeStruct((rows, size, size, 3), np.uint8, sharding=jitted.batch_sharding),
+             "label": jax.ShapeDtypeStruct((rows,), np.int32, sharding=jitted.batch_sharding)}
+    return _peak_bytes(jitted.train_step.lower(state, batch, jitted.perceptual_params).compile())
 
 
 def largest_batch(make_config, mesh, start: int, limit_bytes: float) -> int:
