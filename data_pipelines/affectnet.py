@@ -32,8 +32,17 @@ from data_pipelines.manual_builder import (
 from data_pipelines.report import SkipRecord
 
 NUM_LANDMARKS = 68
-CSV_COLUMNS = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
-               "expression", "valence", "arousal"]
+CSV_COLUMNS = [
+    "subDirectory_filePath",
+    "face_x",
+    "face_y",
+    "face_width",
+    "face_height",
+    "facial_landmarks",
+    "expression",
+    "valence",
+    "arousal",
+]
 CSV_FILES = {"train": "training.csv", "validation": "validation.csv"}
 # Where the releases people have put things (the archive unpacks with or without these parent folders).
 CSV_FOLDERS = ("", "Manually_Annotated_file_lists")
@@ -91,8 +100,11 @@ def _va_features() -> dict:
     return {
         "valence": tfds.features.Scalar(np.float32, doc="-1 (negative) to 1 (positive); NaN if missing"),
         "arousal": tfds.features.Scalar(np.float32, doc="-1 (calm) to 1 (excited); NaN if missing"),
-        "landmarks": tfds.features.Tensor(shape=(NUM_LANDMARKS, 2), dtype=np.float32,
-                                          doc="68 (x, y) points in the stored image's pixels; NaN if missing"),
+        "landmarks": tfds.features.Tensor(
+            shape=(NUM_LANDMARKS, 2),
+            dtype=np.float32,
+            doc="68 (x, y) points in the stored image's pixels; NaN if missing",
+        ),
     }
 
 

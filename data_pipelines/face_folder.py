@@ -36,8 +36,9 @@ class FaceFolderConfig(tfds.core.BuilderConfig):
 def _split_folders(manual_dir: str) -> list[str]:
     if not os.path.isdir(manual_dir):
         raise LayoutError(f"--manual_dir {manual_dir} is not a directory. Expected:\n{LAYOUT}")
-    splits = sorted(d for d in os.listdir(manual_dir) if os.path.isdir(os.path.join(manual_dir, d))
-                    and not d.startswith("."))
+    splits = sorted(
+        d for d in os.listdir(manual_dir) if os.path.isdir(os.path.join(manual_dir, d)) and not d.startswith(".")
+    )
     if not splits:
         raise LayoutError(f"{manual_dir} has no split folders (train/, val/, ...). Expected:\n{LAYOUT}")
     for split in splits:
@@ -47,8 +48,9 @@ def _split_folders(manual_dir: str) -> list[str]:
 
 
 def _class_folders(split_dir: str) -> list[str]:
-    return sorted(d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d))
-                  and not d.startswith("."))
+    return sorted(
+        d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d)) and not d.startswith(".")
+    )
 
 
 def folder_classes(folders: list[str], numbering: str = "") -> tuple[tuple[str, ...], dict[str, int]]:
@@ -79,8 +81,13 @@ def face_folder_config(manual_dir: str, name: str = "default", numbering: str = 
     splits = _split_folders(manual_dir)
     folders = sorted({c for s in splits for c in _class_folders(os.path.join(manual_dir, s))})
     class_names, labels = folder_classes(folders, numbering)
-    return FaceFolderConfig(name=name, class_names=class_names, folder_labels=tuple(sorted(labels.items())),
-                                   max_size=max_size, description=f"image folder {manual_dir}")
+    return FaceFolderConfig(
+        name=name,
+        class_names=class_names,
+        folder_labels=tuple(sorted(labels.items())),
+        max_size=max_size,
+        description=f"image folder {manual_dir}",
+    )
 
 
 class FaceFolder(ManualBuilder):
@@ -101,8 +108,9 @@ class FaceFolder(ManualBuilder):
 
     def _candidates(self, manual_dir: str) -> dict:
         labels = dict(self.builder_config.folder_labels)
-        unexpected = sorted({c for s in _split_folders(manual_dir) for c in _class_folders(os.path.join(manual_dir, s))}
-                            - set(labels))
+        unexpected = sorted(
+            {c for s in _split_folders(manual_dir) for c in _class_folders(os.path.join(manual_dir, s))} - set(labels)
+        )
         if unexpected:
             raise LayoutError(f"class folders {unexpected} were not there when this config was made; prepare again")
         return {split: self._files(manual_dir, split, labels) for split in _split_folders(manual_dir)}

@@ -141,16 +141,20 @@ class Ferplus(_FerRows):
 
     name = "ferplus"
     EXPECTED_LAYOUT = FERPLUS_LAYOUT
-    MANUAL_DOWNLOAD_INSTRUCTIONS = ("Download fer2013.csv and fer2013new.csv (github.com/microsoft/FERPlus) into one "
-                                    "folder:\n" + FERPLUS_LAYOUT)
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Download fer2013.csv and fer2013new.csv (github.com/microsoft/FERPlus) into one folder:\n" + FERPLUS_LAYOUT
+    )
 
     @property
     def class_names(self) -> tuple[str, ...]:
         return class_names_for(8)
 
     def extra_features(self) -> dict:
-        return {"votes": tfds.features.Tensor(shape=(10,), dtype=np.int32,
-                                              doc="vote counts: the 8 classes in label order, then unknown, NF")}
+        return {
+            "votes": tfds.features.Tensor(
+                shape=(10,), dtype=np.int32, doc="vote counts: the 8 classes in label order, then unknown, NF"
+            )
+        }
 
     @classmethod
     def check_manual_dir(cls, manual_dir: str) -> None:
@@ -160,8 +164,10 @@ class Ferplus(_FerRows):
             require_columns(path, _header(path), columns, FERPLUS_LAYOUT)
         counts = {name: sum(1 for _ in _rows(os.path.join(manual_dir, name))) for name in (FER_FILE, FERPLUS_FILE)}
         if counts[FER_FILE] != counts[FERPLUS_FILE]:
-            raise LayoutError(f"{FER_FILE} has {counts[FER_FILE]} rows and {FERPLUS_FILE} {counts[FERPLUS_FILE]}: "
-                              "FERPlus relabels FER2013 row by row, so both must be the complete original files")
+            raise LayoutError(
+                f"{FER_FILE} has {counts[FER_FILE]} rows and {FERPLUS_FILE} {counts[FERPLUS_FILE]}: "
+                "FERPlus relabels FER2013 row by row, so both must be the complete original files"
+            )
 
     def _split_rows(self, manual_dir: str, split: str):
         pairs = zip(_rows(os.path.join(manual_dir, FER_FILE)), _rows(os.path.join(manual_dir, FERPLUS_FILE)))

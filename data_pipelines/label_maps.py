@@ -12,8 +12,16 @@ from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 SEVEN_CLASSES = CLASS_NAMES[:7]  # every class but contempt, which is last in AffectNet's order
 
 # AffectNet (both releases): expression code -> name. 8-10 are not emotions and are never written.
-AFFECTNET_CODES = {0: "neutral", 1: "happy", 2: "sad", 3: "surprise", 4: "fear", 5: "disgust", 6: "anger",
-                   7: "contempt"}
+AFFECTNET_CODES = {
+    0: "neutral",
+    1: "happy",
+    2: "sad",
+    3: "surprise",
+    4: "fear",
+    5: "disgust",
+    6: "anger",
+    7: "contempt",
+}
 AFFECTNET_NON_EMOTION_CODES = {8: "None", 9: "Uncertain", 10: "No-Face"}
 
 # RAF-DB basic, EmoLabel/list_patition_label.txt: 1 Surprise, 2 Fear, 3 Disgust, 4 Happiness, 5 Sadness, 6 Anger,
@@ -24,16 +32,36 @@ RAFDB_CODES = {1: "surprise", 2: "fear", 3: "disgust", 4: "happy", 5: "sad", 6: 
 FER2013_CODES = {0: "anger", 1: "disgust", 2: "fear", 3: "happy", 4: "sad", 5: "surprise", 6: "neutral"}
 
 # FERPlus, fer2013new.csv: one vote-count column per emotion (then `unknown` and `NF`, not faces).
-FERPLUS_EMOTION_COLUMNS = {"neutral": "neutral", "happiness": "happy", "surprise": "surprise", "sadness": "sad",
-                           "anger": "anger", "disgust": "disgust", "fear": "fear", "contempt": "contempt"}
+FERPLUS_EMOTION_COLUMNS = {
+    "neutral": "neutral",
+    "happiness": "happy",
+    "surprise": "surprise",
+    "sadness": "sad",
+    "anger": "anger",
+    "disgust": "disgust",
+    "fear": "fear",
+    "contempt": "contempt",
+}
 FERPLUS_OTHER_COLUMNS = ("unknown", "NF")
 
 # Folder names a face_folder data set may use for its classes (lower-cased), beside the canonical names.
 FOLDER_ALIASES = {
-    "neutral": "neutral", "happy": "happy", "happiness": "happy", "joy": "happy",
-    "sad": "sad", "sadness": "sad", "surprise": "surprise", "surprised": "surprise",
-    "fear": "fear", "afraid": "fear", "fearful": "fear", "disgust": "disgust", "disgusted": "disgust",
-    "anger": "anger", "angry": "anger", "contempt": "contempt",
+    "neutral": "neutral",
+    "happy": "happy",
+    "happiness": "happy",
+    "joy": "happy",
+    "sad": "sad",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "surprised": "surprise",
+    "fear": "fear",
+    "afraid": "fear",
+    "fearful": "fear",
+    "disgust": "disgust",
+    "disgusted": "disgust",
+    "anger": "anger",
+    "angry": "anger",
+    "contempt": "contempt",
 }
 # Folders named by number: whose numbering they follow must be said (`--numbering`), never guessed, because
 # AffectNet's 1 is happy, RAF-DB's 1 is surprise and FER2013's 1 is disgust.

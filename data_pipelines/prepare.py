@@ -38,8 +38,14 @@ BUILDERS: dict[str, type[ManualBuilder]] = {
 }
 
 
-def builder_config(dataset: str, manual_dir: str, config: str = "", crop_margin: float | None = None,
-                   max_size: int | None = None, numbering: str = ""):
+def builder_config(
+    dataset: str,
+    manual_dir: str,
+    config: str = "",
+    crop_margin: float | None = None,
+    max_size: int | None = None,
+    numbering: str = "",
+):
     """The TFDS builder config the options ask for (None for data sets without configs).
 
     A named config changed by --crop_margin or --max_size gets a name of its own (e.g. 8class_margin0.2_max320),
@@ -76,8 +82,18 @@ def builder_config(dataset: str, manual_dir: str, config: str = "", crop_margin:
     return dataclasses.replace(base, name=base.name + suffix, **changes)
 
 
-def prepare(dataset: str, manual_dir: str, data_dir: str, *, config: str = "", crop_margin: float | None = None,
-            max_size: int | None = None, numbering: str = "", threads: int = 0, overwrite: bool = False):
+def prepare(
+    dataset: str,
+    manual_dir: str,
+    data_dir: str,
+    *,
+    config: str = "",
+    crop_margin: float | None = None,
+    max_size: int | None = None,
+    numbering: str = "",
+    threads: int = 0,
+    overwrite: bool = False,
+):
     """Prepare `dataset` (idempotent); return (report, path of the prepared version, full dataset name)."""
     if dataset not in BUILDERS:
         raise ValueError(f"unknown data set {dataset!r}; one of {sorted(BUILDERS)}")
@@ -99,7 +115,8 @@ def prepare(dataset: str, manual_dir: str, data_dir: str, *, config: str = "", c
         shutil.rmtree(stale, ignore_errors=True)
     # Always generate anew from here: records without a report (a run killed after TFDS finished) are not trusted.
     download_config = tfds.download.DownloadConfig(
-        manual_dir=manual_dir, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD)
+        manual_dir=manual_dir, download_mode=tfds.download.GenerateMode.FORCE_REDOWNLOAD
+    )
     builder.download_and_prepare(download_config=download_config)
     write_label_files(version_dir)
     builder.report.save(version_dir)  # last: its presence means the preparation finished
@@ -109,20 +126,38 @@ def prepare(dataset: str, manual_dir: str, data_dir: str, *, config: str = "", c
 def _parser() -> argparse.ArgumentParser:
     layouts = "\n".join(f"{name}:\n{b.EXPECTED_LAYOUT}" for name, b in BUILDERS.items())
     parser = argparse.ArgumentParser(
-        prog="python -m data_pipelines.prepare", description=__doc__.split("\n\n")[0],
-        epilog="Expected layouts of --manual_dir:\n" + layouts, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog="python -m data_pipelines.prepare",
+        description=__doc__.split("\n\n")[0],
+        epilog="Expected layouts of --manual_dir:\n" + layouts,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("dataset", choices=sorted(BUILDERS))
     parser.add_argument("--manual_dir", required=True, help="the folder of the release you downloaded")
     parser.add_argument("--data_dir", required=True, help="where prepared data sets go (config.data.data_dir)")
-    parser.add_argument("--config", default="", help="affectnet, affectnet_224: 8class (default) or 7class; "
-                        "face_folder: a name for this folder's data set (default: default)")
-    parser.add_argument("--crop_margin", type=float, default=None,
-                        help="affectnet: grow the face box by this fraction on every side (default 0)")
-    parser.add_argument("--max_size", type=int, default=None,
-                        help="shrink images whose longer side exceeds this (affectnet default 256; 0 = keep)")
-    parser.add_argument("--numbering", default="", choices=["", *NUMBERINGS],
-                        help="face_folder with numbered class folders: whose label codes the numbers are")
+    parser.add_argument(
+        "--config",
+        default="",
+        help="affectnet, affectnet_224: 8class (default) or 7class; "
+        "face_folder: a name for this folder's data set (default: default)",
+    )
+    parser.add_argument(
+        "--crop_margin",
+        type=float,
+        default=None,
+        help="affectnet: grow the face box by this fraction on every side (default 0)",
+    )
+    parser.add_argument(
+        "--max_size",
+        type=int,
+        default=None,
+        help="shrink images whose longer side exceeds this (affectnet default 256; 0 = keep)",
+    )
+    parser.add_argument(
+        "--numbering",
+        default="",
+        choices=["", *NUMBERINGS],
+        help="face_folder with numbered class folders: whose label codes the numbers are",
+    )
     parser.add_argument("--threads", type=int, default=0, help="image-reading threads (default: all cores)")
     parser.add_argument("--overwrite", action="store_true", help="prepare again even if already prepared")
     return parser
@@ -133,15 +168,25 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         report, version_dir, full_name = prepare(
-            args.dataset, args.manual_dir, args.data_dir, config=args.config, crop_margin=args.crop_margin,
-            max_size=args.max_size, numbering=args.numbering, threads=args.threads, overwrite=args.overwrite)
+            args.dataset,
+            args.manual_dir,
+            args.data_dir,
+            config=args.config,
+            crop_margin=args.crop_margin,
+            max_size=args.max_size,
+            numbering=args.numbering,
+            threads=args.threads,
+            overwrite=args.overwrite,
+        )
     except (LayoutError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(report.summary())
     data_dir = os.path.abspath(os.path.expanduser(args.data_dir))
-    print(f"\nPrepared in {version_dir}. Train on it with:\n"
-          f"  --config.data.name={full_name} --config.data.data_dir={data_dir}")
+    print(
+        f"\nPrepared in {version_dir}. Train on it with:\n"
+        f"  --config.data.name={full_name} --config.data.data_dir={data_dir}"
+    )
     return 0
 
 

@@ -49,9 +49,16 @@ class PreparationReport:
     def save(self, directory: str) -> str:
         path = os.path.join(directory, REPORT_FILE)
         with open(path, "w") as f:
-            json.dump({"dataset": self.dataset, "class_names": self.class_names,
-                       "written": {s: dict(c) for s, c in self.written.items()},
-                       "skipped": {s: [list(x) for x in items] for s, items in self.skipped.items()}}, f, indent=1)
+            json.dump(
+                {
+                    "dataset": self.dataset,
+                    "class_names": self.class_names,
+                    "written": {s: dict(c) for s, c in self.written.items()},
+                    "skipped": {s: [list(x) for x in items] for s, items in self.skipped.items()},
+                },
+                f,
+                indent=1,
+            )
         return path
 
     @classmethod

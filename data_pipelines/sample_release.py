@@ -37,14 +37,28 @@ def _line(x0: float, y0: float, x1: float, y1: float, n: int) -> np.ndarray:
 # 68 points on a unit square in the iBUG order (jaw 17, brows 5 + 5, nose 9, eyes 6 + 6, mouth 20): a rough template,
 # so the sample's landmark column has the real format.
 _JAW = np.linspace(0.0, 1.0, 17)
-TEMPLATE = np.concatenate([
-    np.stack([0.1 + 0.8 * _JAW, 0.45 + 0.45 * np.sin(np.pi * _JAW)], 1),
-    _line(0.2, 0.3, 0.45, 0.3, 5), _line(0.55, 0.3, 0.8, 0.3, 5), _line(0.5, 0.35, 0.5, 0.65, 9),
-    _ellipse(0.3, 0.4, 0.05, 0.03, 6), _ellipse(0.7, 0.4, 0.05, 0.03, 6), _ellipse(0.5, 0.78, 0.15, 0.05, 20),
-])
+TEMPLATE = np.concatenate(
+    [
+        np.stack([0.1 + 0.8 * _JAW, 0.45 + 0.45 * np.sin(np.pi * _JAW)], 1),
+        _line(0.2, 0.3, 0.45, 0.3, 5),
+        _line(0.55, 0.3, 0.8, 0.3, 5),
+        _line(0.5, 0.35, 0.5, 0.65, 9),
+        _ellipse(0.3, 0.4, 0.05, 0.03, 6),
+        _ellipse(0.7, 0.4, 0.05, 0.03, 6),
+        _ellipse(0.5, 0.78, 0.15, 0.05, 20),
+    ]
+)
 # Rough valence/arousal centres of the eight classes (Russell's circumplex), for plausible values.
-VALENCE_AROUSAL = {0: (0.0, 0.0), 1: (0.7, 0.4), 2: (-0.6, -0.3), 3: (0.2, 0.7), 4: (-0.5, 0.7), 5: (-0.6, 0.3),
-                   6: (-0.6, 0.6), 7: (-0.4, 0.2)}
+VALENCE_AROUSAL = {
+    0: (0.0, 0.0),
+    1: (0.7, 0.4),
+    2: (-0.6, -0.3),
+    3: (0.2, 0.7),
+    4: (-0.5, 0.7),
+    5: (-0.6, 0.3),
+    6: (-0.6, 0.6),
+    7: (-0.4, 0.2),
+}
 
 
 def _photo(faces: SyntheticFaces, index: int, seed: int) -> tuple[Image.Image, tuple[int, int, int, int], int]:
@@ -74,8 +88,17 @@ def write_sample_affectnet(out: str, train: int, validation: int, seed: int = 0,
             photo.save(os.path.join(images, name), quality=90)
             points = TEMPLATE * [w, h] + [x, y]
             valence, arousal = VALENCE_AROUSAL[label]
-            return [name, str(x), str(y), str(w), str(h), ";".join(f"{v:.2f}" for v in points.reshape(-1)),
-                    str(label), f"{valence:.3f}", f"{arousal:.3f}"]
+            return [
+                name,
+                str(x),
+                str(y),
+                str(w),
+                str(h),
+                ";".join(f"{v:.2f}" for v in points.reshape(-1)),
+                str(label),
+                f"{valence:.3f}",
+                f"{arousal:.3f}",
+            ]
 
         with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
             rows = list(pool.map(write, range(sizes[split])))
@@ -84,8 +107,9 @@ def write_sample_affectnet(out: str, train: int, validation: int, seed: int = 0,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m data_pipelines.sample_release",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m data_pipelines.sample_release", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--out", required=True)
     parser.add_argument("--train", type=int, default=2000)
     parser.add_argument("--validation", type=int, default=400)

@@ -18,8 +18,11 @@ from hmtl_jax.training.nonfinite import NonFiniteLoss
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Path to an ml_collections config file.", lock_config=True)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Directory for checkpoints, metrics.jsonl and TensorBoard events.")
 _DISTRIBUTED = flags.DEFINE_bool(
-    "distributed", False, "Join the other JAX processes of a cluster JAX detects itself (TPU pod, SLURM). A local "
-    "group is set with HMTL_COORDINATOR_ADDRESS, HMTL_NUM_PROCESSES and HMTL_PROCESS_ID instead.")
+    "distributed",
+    False,
+    "Join the other JAX processes of a cluster JAX detects itself (TPU pod, SLURM). A local "
+    "group is set with HMTL_COORDINATOR_ADDRESS, HMTL_NUM_PROCESSES and HMTL_PROCESS_ID instead.",
+)
 flags.mark_flags_as_required(["config", "workdir"])
 
 

@@ -71,8 +71,17 @@ def _write(path: str, data: bytes) -> None:
         f.write(data)
 
 
-AFFECTNET_COLUMNS = ["subDirectory_filePath", "face_x", "face_y", "face_width", "face_height", "facial_landmarks",
-                     "expression", "valence", "arousal"]
+AFFECTNET_COLUMNS = [
+    "subDirectory_filePath",
+    "face_x",
+    "face_y",
+    "face_width",
+    "face_height",
+    "facial_landmarks",
+    "expression",
+    "valence",
+    "arousal",
+]
 AFFECTNET_BOX = (20, 10, 60, 60)  # x, y, width, height inside a 120 x 100 photo
 
 
@@ -159,8 +168,10 @@ def write_affectnet_224(root: str, per_class: int) -> dict:
             np.save(os.path.join(annotations, f"{stem}_exp.npy"), np.array(str(code)))
             np.save(os.path.join(annotations, f"{stem}_val.npy"), np.array("0.5"))
             np.save(os.path.join(annotations, f"{stem}_aro.npy"), np.array("-0.25"))
-            np.save(os.path.join(annotations, f"{stem}_lnd.npy"),
-                    np.array([f"{v:.3f}" for v in affectnet_landmarks((0, 0, 224, 224)).reshape(-1)]))
+            np.save(
+                os.path.join(annotations, f"{stem}_lnd.npy"),
+                np.array([f"{v:.3f}" for v in affectnet_landmarks((0, 0, 224, 224)).reshape(-1)]),
+            )
             if code == 9:
                 skipped[f"{folder}/images/{stem}.jpg"] = "expression 9"
             elif code == 1 and number > 8 * per_class:
@@ -186,8 +197,10 @@ def write_rafdb(root: str, per_class: int) -> dict:
             number += 1
             name = f"{split}_{number:05d}.jpg"
             lines.append(f"{name} {code}")
-            _write(os.path.join(base, "Image", "aligned", f"{split}_{number:05d}_aligned.jpg"),
-                   jpeg_bytes(plain_face(100, 30 * code)))
+            _write(
+                os.path.join(base, "Image", "aligned", f"{split}_{number:05d}_aligned.jpg"),
+                jpeg_bytes(plain_face(100, 30 * code)),
+            )
             canonical = RAFDB_TO_CANONICAL[code]
             expected["written"][split][canonical] = expected["written"][split].get(canonical, 0) + 1
         lines.append(f"{split}_09998.jpg 3")  # listed, no file
@@ -204,9 +217,23 @@ FER_TO_CANONICAL = {0: 6, 1: 5, 2: 4, 3: 1, 4: 2, 5: 3, 6: 0}  # DESIGN.md §4
 def fer_grey(code: int) -> int:
     """The grey level of every pixel of a FER2013 fixture face with emotion `code`."""
     return 30 * code + 20
+
+
 FER_USAGES = {"Training": "train", "PublicTest": "public_test", "PrivateTest": "private_test"}
-FERPLUS_COLUMNS = ["Usage", "Image name", "neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear",
-                   "contempt", "unknown", "NF"]
+FERPLUS_COLUMNS = [
+    "Usage",
+    "Image name",
+    "neutral",
+    "happiness",
+    "surprise",
+    "sadness",
+    "anger",
+    "disgust",
+    "fear",
+    "contempt",
+    "unknown",
+    "NF",
+]
 
 
 def write_fer2013(root: str, per_class: int) -> dict:
@@ -214,8 +241,11 @@ def write_fer2013(root: str, per_class: int) -> dict:
     expectations and, under 'ferplus', the FERPlus ones."""
     fer_rows, plus_rows = [], []
     fer = {"written": {s: {} for s in FER_USAGES.values()}, "skipped": {s: {} for s in FER_USAGES.values()}}
-    plus = {"written": {s: {} for s in FER_USAGES.values()}, "skipped": {s: {} for s in FER_USAGES.values()},
-            "votes": {}}
+    plus = {
+        "written": {s: {} for s in FER_USAGES.values()},
+        "skipped": {s: {} for s in FER_USAGES.values()},
+        "votes": {},
+    }
     for usage, split in FER_USAGES.items():
         for code in [c for c in range(7) for _ in range(per_class + c % 3)]:  # uneven class counts
             number = len(fer_rows)

@@ -19,12 +19,12 @@ from hmtl_jax.training.multitask_loss import loss_and_grads
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-CONFIG_FILE = '''
+CONFIG_FILE = """
 from tests.helpers import tiny_config
 
 def get_config():
     return tiny_config({cache!r}, **{overrides!r})
-'''
+"""
 
 
 def tiny_config(cache_dir: str = "", **overrides):
@@ -78,7 +78,9 @@ def random_batch(seed=0, n=16, size=48) -> dict[str, np.ndarray]:
 def jitted_for(config, devices=None):
     """(mesh, jit_training(config)) on `devices` (default: all), 8 classes, 4 steps per epoch."""
     mesh = sharding.create_mesh(devices)
-    jitted = jit_training(config, mesh, 8, steps_per_epoch=4, class_weights=None, permutation_set=permutation_set(config))
+    jitted = jit_training(
+        config, mesh, 8, steps_per_epoch=4, class_weights=None, permutation_set=permutation_set(config)
+    )
     return mesh, jitted
 
 

@@ -16,7 +16,9 @@ def _run_steps(config, count=2, devices=None):
     state = jitted.init(jax.random.key(0))
     history = []
     for i in range(count):
-        state, metrics, _ = jitted.train_step(state, sharding.make_global_batch(random_batch(i), mesh), jitted.perceptual_params)
+        state, metrics, _ = jitted.train_step(
+            state, sharding.make_global_batch(random_batch(i), mesh), jitted.perceptual_params
+        )
         history.append({k: float(v) for k, v in metrics.compute().items()})
     return jax.device_get(state), history
 
@@ -24,27 +26,42 @@ def _run_steps(config, count=2, devices=None):
 def test_with_both_auxiliary_weights_zero_the_step_is_the_sl_step():
     sl_state, sl_history = _run_steps(tiny_config(**{"data.image_size": 48}))
     # Every pretext setting changed, only the weights at 0: nothing of the tasks may leak into the step.
-    off = tiny_config(**{
-        "data.image_size": 48, "jigsaw.weight": 0.0, "inpaint.weight": 0.0, "jigsaw.target": "per_tile",
-        "inpaint.mask_shape": "grid", "pretext.emotion_view": "clean", "pretext.combine": "split",
-    })
+    off = tiny_config(
+        **{
+            "data.image_size": 48,
+            "jigsaw.weight": 0.0,
+            "inpaint.weight": 0.0,
+            "jigsaw.target": "per_tile",
+            "inpaint.mask_shape": "grid",
+            "pretext.emotion_view": "clean",
+            "pretext.combine": "split",
+        }
+    )
     off_state, off_history = _run_steps(off)
     assert [h["loss"] for h in off_history] == [h["loss"] for h in sl_history]
     jax.tree.map(np.testing.assert_array_equal, off_state.params, sl_state.params)
     jax.tree.map(np.testing.assert_array_equal, off_state.batch_stats, sl_state.batch_stats)
 
 
-@pytest.mark.parametrize("task", [
-    {"jigsaw.weight": 1.0},
-    {"jigsaw.weight": 1.0, "jigsaw.target": "per_tile", "jigsaw.permutations": "uniform"},
-    {"inpaint.weight": 1.0},
-    {"inpaint.weight": 1.0, "inpaint.mask_shape": "face_bands", "inpaint.loss_region": "whole",
-     "inpaint.pixel_loss": "l2"},
-])
+@pytest.mark.parametrize(
+    "task",
+    [
+        {"jigsaw.weight": 1.0},
+        {"jigsaw.weight": 1.0, "jigsaw.target": "per_tile", "jigsaw.permutations": "uniform"},
+        {"inpaint.weight": 1.0},
+        {
+            "inpaint.weight": 1.0,
+            "inpaint.mask_shape": "face_bands",
+            "inpaint.loss_region": "whole",
+            "inpaint.pixel_loss": "l2",
+        },
+    ],
+)
 def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
     # Emotion weight 0: the only gradient the backbone gets is the pretext task's.
-    norm, scalars, grads = backbone_grad_norm(tiny_config(**{"data.image_size": 48, "loss.emotion_weight": 0.0,
-                                                              **task}))
+    norm, scalars, grads = backbone_grad_norm(
+        tiny_config(**{"data.image_size": 48, "loss.emotion_weight": 0.0, **task})
+    )
     assert norm > 1e-4, f"no gradient reached the backbone from {task}"
     assert np.all(np.asarray(grads["head"]["dense"]["kernel"]) == 0), "the emotion head has weight 0"
     assert "jigsaw_loss" in scalars or "pixel_loss" in scalars
@@ -53,16 +70,24 @@ def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
 @pytest.mark.parametrize("combine,view", [("compose", "pretext"), ("split", "clean")])
 def test_joint_step_on_eight_devices_matches_one_device(combine, view):
     # SGD: Adam would turn float noise in near-zero gradients (a dead decoder channel) into full-size updates.
-    config = tiny_config(**HMTL, **{"pretext.combine": combine, "pretext.emotion_view": view,
-                                    "optimizer.name": "sgd", "optimizer.learning_rate": 0.05})
+    config = tiny_config(
+        **HMTL,
+        **{
+            "pretext.combine": combine,
+            "pretext.emotion_view": view,
+            "optimizer.name": "sgd",
+            "optimizer.learning_rate": 0.05,
+        },
+    )
     one_state, one = _run_steps(config, 3, jax.devices()[:1])
     eight_state, eight = _run_steps(config, 3, jax.devices())
     for a, b in zip(one, eight):
         assert a.keys() == b.keys() >= {"emotion_loss", "jigsaw_loss", "jigsaw_accuracy", "pixel_loss"}
         for key in a:
             np.testing.assert_allclose(a[key], b[key], rtol=2e-4, atol=1e-6, err_msg=key)
-    jax.tree.map(lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5), one_state.params,
-                 eight_state.params)
+    jax.tree.map(
+        lambda x, y: np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5), one_state.params, eight_state.params
+    )
 
 
 def test_total_loss_is_the_weighted_sum_of_the_task_losses():

@@ -23,7 +23,6 @@ from tests.helpers import REPO, read_metrics, saved_state, tiny_config
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0, "jigsaw.num_permutations": 24}
 
 
-
 @pytest.mark.slow
 def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir):
     workdir = str(tmp_path / "run")
@@ -38,7 +37,7 @@ def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir
     )
     picture = np.asarray(Image.open(os.path.join(workdir, "pretext_views.png")))
     assert picture.shape[0] == 3 * (96 + 2), "rows: clean, pretext view, reconstruction"
-    rows = [picture[r * 98:r * 98 + 96, 110:] for r in range(3)]
+    rows = [picture[r * 98 : r * 98 + 96, 110:] for r in range(3)]
     assert not np.array_equal(rows[0], rows[1]) and not np.array_equal(rows[1], rows[2])
     events = os.listdir(os.path.join(workdir, "tensorboard"))
     assert events and os.path.getsize(os.path.join(workdir, "tensorboard", events[0])) > 50_000  # holds images
@@ -83,19 +82,24 @@ def test_evaluation_uses_the_emotion_head_alone(tmp_path):
         return param * -3.0 + 1.0 if in_pretext_head else param
 
     scrambled = state.replace(params=jax.tree_util.tree_map_with_path(scramble, state.params))
-    assert not np.array_equal(scrambled.params["decoder"]["to_rgb"]["kernel"], state.params["decoder"]["to_rgb"]["kernel"])
+    assert not np.array_equal(
+        scrambled.params["decoder"]["to_rgb"]["kernel"], state.params["decoder"]["to_rgb"]["kernel"]
+    )
     np.testing.assert_array_equal(confusion(state), confusion(scrambled))
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"data.image_size": 64, "jigsaw.weight": 1.0}, r"3x3 jigsaw cannot cut 64-pixel images.*63 or 66"),
-    ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.permutations": "uniform"}, "target='per_tile'"),
-    ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.grid": 4}, "at most a 3 x 3 grid"),
-    ({"loss.emotion_weight": 0.0}, "every loss weight is 0"),
-    ({"inpaint.weight": -1.0}, "must be >= 0"),
-    ({"inpaint.weight": 1.0, "inpaint.mask_ratio": 0.0}, "mask_ratio"),
-    ({"pretext.combine": "sequential"}, "pretext.combine"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"data.image_size": 64, "jigsaw.weight": 1.0}, r"3x3 jigsaw cannot cut 64-pixel images.*63 or 66"),
+        ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.permutations": "uniform"}, "target='per_tile'"),
+        ({"data.image_size": 48, "jigsaw.weight": 1.0, "jigsaw.grid": 4}, "at most a 3 x 3 grid"),
+        ({"loss.emotion_weight": 0.0}, "every loss weight is 0"),
+        ({"inpaint.weight": -1.0}, "must be >= 0"),
+        ({"inpaint.weight": 1.0, "inpaint.mask_ratio": 0.0}, "mask_ratio"),
+        ({"pretext.combine": "sequential"}, "pretext.combine"),
+    ],
+)
 def test_impossible_task_settings_fail_at_start(overrides, message):
     with pytest.raises(ValueError, match=message):
         check_config(tiny_config(**overrides))

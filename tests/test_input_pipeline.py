@@ -52,7 +52,10 @@ def test_epochs_are_reshuffled_and_cover_every_record(source):
     config = _config(augment="none")
     config.input.flip = False
     batches = _take(create_train_iterator(source, config, num_epochs=2), 10)  # 40 records / 8 = 5 per epoch
-    labels_epoch = [np.concatenate([b["label"] for b in batches[:5]]), np.concatenate([b["label"] for b in batches[5:]])]
+    labels_epoch = [
+        np.concatenate([b["label"] for b in batches[:5]]),
+        np.concatenate([b["label"] for b in batches[5:]]),
+    ]
     np.testing.assert_array_equal(np.sort(labels_epoch[0]), np.sort(source.labels()))
     images = [np.stack([b["image"] for b in batches[:5]]), np.stack([b["image"] for b in batches[5:]])]
     assert not np.array_equal(images[0], images[1]), "the second epoch must use a new order"

@@ -33,7 +33,9 @@ def test_weighted_smoothed_cross_entropy_matches_numpy():
     targets = np.eye(4)[labels] * (1 - smoothing) + smoothing / 4
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     expected = np.mean(weights[labels] * -(targets * log_probs).sum(-1))
-    got = emotion_loss(jnp.asarray(logits), jnp.asarray(labels), class_weights=jnp.asarray(weights), label_smoothing=smoothing)
+    got = emotion_loss(
+        jnp.asarray(logits), jnp.asarray(labels), class_weights=jnp.asarray(weights), label_smoothing=smoothing
+    )
     assert float(got) == pytest.approx(expected, rel=1e-5)
 
 

@@ -47,7 +47,9 @@ def test_eval_metrics_match_sklearn_over_batches_with_padding():
         loss = np.full(batch, 2.0, np.float32)
         loss[real:] = 1000.0
         update = EvalMetrics.single_from_model_output(
-            loss=jnp.asarray(loss), logits=jnp.asarray(chunk_logits), labels=jnp.asarray(chunk_labels),
+            loss=jnp.asarray(loss),
+            logits=jnp.asarray(chunk_logits),
+            labels=jnp.asarray(chunk_labels),
             mask=jnp.asarray(mask),
         )
         collected = update if collected is None else collected.merge(update)
@@ -69,7 +71,9 @@ def test_macro_f1_counts_a_never_predicted_class_as_zero():
     predicted = np.array([0, 0, 0, 0])  # the "only predicts neutral" failure
     confusion = confusion_matrix(labels, predicted, labels=range(8))
     summary = summarize_confusion(confusion, CLASSES)
-    assert summary["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro", labels=range(8), zero_division=0))
+    assert summary["macro_f1"] == pytest.approx(
+        f1_score(labels, predicted, average="macro", labels=range(8), zero_division=0)
+    )
     assert summary["accuracy_happy"] == 0.0
 
 
@@ -77,12 +81,20 @@ def test_train_metrics_average_loss_accuracy_and_task_scalars():
     labels, logits = _random_predictions(1, 32)
     metrics_class = train_metrics_class(("emotion_loss", "jigsaw_accuracy"))
     metrics = metrics_class.single_from_model_output(
-        loss=jnp.asarray(0.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels),
-        emotion_loss=jnp.asarray(0.25), jigsaw_accuracy=jnp.asarray(0.0),
-    ).merge(metrics_class.single_from_model_output(
-        loss=jnp.asarray(1.5), logits=jnp.asarray(logits), labels=jnp.asarray(labels),
-        emotion_loss=jnp.asarray(0.75), jigsaw_accuracy=jnp.asarray(1.0),
-    ))
+        loss=jnp.asarray(0.5),
+        logits=jnp.asarray(logits),
+        labels=jnp.asarray(labels),
+        emotion_loss=jnp.asarray(0.25),
+        jigsaw_accuracy=jnp.asarray(0.0),
+    ).merge(
+        metrics_class.single_from_model_output(
+            loss=jnp.asarray(1.5),
+            logits=jnp.asarray(logits),
+            labels=jnp.asarray(labels),
+            emotion_loss=jnp.asarray(0.75),
+            jigsaw_accuracy=jnp.asarray(1.0),
+        )
+    )
     computed = metrics.compute()
     assert computed["loss"] == pytest.approx(1.0)
     assert computed["emotion_loss"] == pytest.approx(0.5)

@@ -86,8 +86,11 @@ class _Exploit:
 def test_a_pickle_that_would_run_code_is_refused_unexecuted(tmp_path, legacy):
     marker = tmp_path / "pwned"
     path = str(tmp_path / "evil.pth")
-    torch.save({"features.0.weight": torch.zeros(1), "payload": _Exploit(marker)}, path,
-               _use_new_zipfile_serialization=not legacy)
+    torch.save(
+        {"features.0.weight": torch.zeros(1), "payload": _Exploit(marker)},
+        path,
+        _use_new_zipfile_serialization=not legacy,
+    )
     with pytest.raises(UnsafePickleError, match="refusing to load"):
         load_state_dict(path)
     assert not marker.exists()
@@ -104,8 +107,13 @@ def test_missing_or_wrong_weights_are_clear_errors(tmp_path):
     config = tiny_config(**{"inpaint.weight": 1.0, "inpaint.perceptual_network": "vgg16"})
     with pytest.raises(ValueError, match="vgg16-397923af.pth"):
         check_config(config)
-    config = tiny_config(**{"inpaint.weight": 1.0, "inpaint.perceptual_network": "vgg16",
-                            "inpaint.perceptual_weights": str(tmp_path / "nowhere.pth")})
+    config = tiny_config(
+        **{
+            "inpaint.weight": 1.0,
+            "inpaint.perceptual_network": "vgg16",
+            "inpaint.perceptual_weights": str(tmp_path / "nowhere.pth"),
+        }
+    )
     with pytest.raises(FileNotFoundError, match="does not exist.*download.pytorch.org"):
         check_config(config)
     wrong = str(tmp_path / "resnet.safetensors")
@@ -118,13 +126,19 @@ def test_missing_or_wrong_weights_are_clear_errors(tmp_path):
 
 def test_perceptual_loss_trains_the_backbone_through_the_frozen_network(torch_vgg):
     _, paths = torch_vgg
-    common = {"data.image_size": 48, "loss.emotion_weight": 0.0, "inpaint.weight": 1.0,
-              "inpaint.perceptual_network": "vgg16", "inpaint.perceptual_weights": paths["safetensors"],
-              "inpaint.perceptual_layers": ("relu1_2", "relu2_2")}
+    common = {
+        "data.image_size": 48,
+        "loss.emotion_weight": 0.0,
+        "inpaint.weight": 1.0,
+        "inpaint.perceptual_network": "vgg16",
+        "inpaint.perceptual_weights": paths["safetensors"],
+        "inpaint.perceptual_layers": ("relu1_2", "relu2_2"),
+    }
     _, without, grads_without = backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 0.0}))
     _, with_, grads_with = backbone_grad_norm(tiny_config(**common, **{"inpaint.perceptual_weight": 1.0}))
     assert "perceptual_loss" in with_ and with_["perceptual_loss"] > 0
     assert with_["pixel_loss"] == pytest.approx(without["pixel_loss"])
-    difference = jax.tree.map(lambda a, b: float(jnp.abs(a - b).max()), grads_with["backbone"],
-                              grads_without["backbone"])
+    difference = jax.tree.map(
+        lambda a, b: float(jnp.abs(a - b).max()), grads_with["backbone"], grads_without["backbone"]
+    )
     assert max(jax.tree.leaves(difference)) > 1e-6, "the perceptual term changed no backbone gradient"

@@ -30,8 +30,14 @@ def _prepared(tmp_path_factory, dataset, write, **options):
     expected = write(manual)
     data_dir = os.path.join(root, "prepared")
     report, version_dir, name = prepare(dataset, manual, data_dir, threads=2, **options)
-    return {"expected": expected, "report": report, "version_dir": version_dir, "name": name,
-            "data_dir": data_dir, "manual": manual}
+    return {
+        "expected": expected,
+        "report": report,
+        "version_dir": version_dir,
+        "name": name,
+        "data_dir": data_dir,
+        "manual": manual,
+    }
 
 
 def _check_report_and_records(prepared, code_to_name):
@@ -73,8 +79,11 @@ def test_affectnet_counts_skips_and_labels(affectnet):
 
 def test_affectnet_crop_is_the_face_box_and_landmarks_follow_it(affectnet):
     records = open_prepared(affectnet["data_dir"], affectnet["name"]).as_data_source("train")
-    record = next(records[i] for i in range(len(records)) if records[i]["file_name"] == b"train3/000.jpg"
-                  or records[i]["file_name"] == "train3/000.jpg")
+    record = next(
+        records[i]
+        for i in range(len(records))
+        if records[i]["file_name"] == b"train3/000.jpg" or records[i]["file_name"] == "train3/000.jpg"
+    )
     image = record["image"].astype(int)
     x, y, w, h = fx.AFFECTNET_BOX
     assert image.shape == (h, w, 3)  # the box, no margin, no green around it
@@ -88,8 +97,13 @@ def test_affectnet_crop_is_the_face_box_and_landmarks_follow_it(affectnet):
 
 
 def test_affectnet_margin_and_seven_classes_are_their_own_configs(tmp_path_factory):
-    prepared = _prepared(tmp_path_factory, "affectnet", lambda d: fx.write_affectnet_official(
-        d, {"train": 1, "validation": 1}), config="7class", crop_margin=0.2)
+    prepared = _prepared(
+        tmp_path_factory,
+        "affectnet",
+        lambda d: fx.write_affectnet_official(d, {"train": 1, "validation": 1}),
+        config="7class",
+        crop_margin=0.2,
+    )
     assert prepared["name"] == "affectnet/7class_margin0.2"
     skipped = dict(prepared["report"].skipped["train"])
     assert "not in the 7-class set" in skipped["train7/000.jpg"]
@@ -124,8 +138,9 @@ def test_preparing_again_reuses_the_prepared_records(affectnet):
 
 
 def test_affectnet_224_shrunk_scales_its_landmarks(tmp_path_factory):
-    prepared = _prepared(tmp_path_factory, "affectnet_224", lambda d: fx.write_affectnet_224(d, per_class=1),
-                         max_size=112)
+    prepared = _prepared(
+        tmp_path_factory, "affectnet_224", lambda d: fx.write_affectnet_224(d, per_class=1), max_size=112
+    )
     assert prepared["name"] == "affectnet_224/8class_max112"
     record = open_prepared(prepared["data_dir"], prepared["name"]).as_data_source("train")[0]
     assert record["image"].shape == (112, 112, 3)
@@ -196,15 +211,30 @@ def test_ferplus_majority_labels_and_votes(tmp_path_factory):
     assert checked == len(records) > 0
 
 
-@pytest.mark.parametrize("folders,numbering", [
-    ({"Happy": 40, "sad": 80, "ANGRY": 120, "neutral": 160}, ""),
-    ({"0": 40, "1": 80, "6": 120}, "affectnet"),
-])
+@pytest.mark.parametrize(
+    "folders,numbering",
+    [
+        ({"Happy": 40, "sad": 80, "ANGRY": 120, "neutral": 160}, ""),
+        ({"0": 40, "1": 80, "6": 120}, "affectnet"),
+    ],
+)
 def test_face_folder_classes_follow_the_canonical_order(tmp_path_factory, folders, numbering):
-    prepared = _prepared(tmp_path_factory, "face_folder", lambda d: fx.write_face_folder(d, folders, per_class=3),
-                         config="mine", numbering=numbering)
-    aliases = {"Happy": "happy", "sad": "sad", "ANGRY": "anger", "neutral": "neutral",
-               "0": "neutral", "1": "happy", "6": "anger"}
+    prepared = _prepared(
+        tmp_path_factory,
+        "face_folder",
+        lambda d: fx.write_face_folder(d, folders, per_class=3),
+        config="mine",
+        numbering=numbering,
+    )
+    aliases = {
+        "Happy": "happy",
+        "sad": "sad",
+        "ANGRY": "anger",
+        "neutral": "neutral",
+        "0": "neutral",
+        "1": "happy",
+        "6": "anger",
+    }
     builder = _check_report_and_records(prepared, lambda folder: aliases[folder])
     names = builder.info.features["label"].names
     assert names == sorted(names, key=CLASS_NAMES.index)  # canonical order among the classes present
@@ -226,8 +256,18 @@ def test_face_folder_numbers_need_a_numbering(tmp_path):
 
 def test_the_command_line_prints_the_summary_and_how_to_train(tmp_path):
     fx.write_rafdb(str(tmp_path / "raf"), per_class=1)
-    command = [sys.executable, "-m", "data_pipelines.prepare", "rafdb_basic", "--manual_dir", str(tmp_path / "raf"),
-               "--data_dir", str(tmp_path / "out"), "--threads", "2"]
+    command = [
+        sys.executable,
+        "-m",
+        "data_pipelines.prepare",
+        "rafdb_basic",
+        "--manual_dir",
+        str(tmp_path / "raf"),
+        "--data_dir",
+        str(tmp_path / "out"),
+        "--threads",
+        "2",
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "train: 2 skipped" in done.stdout and "file listed but missing" in done.stdout
@@ -252,8 +292,18 @@ def test_class_names_for_rejects_other_sizes():
 def test_a_preparation_killed_half_way_is_prepared_again_in_full(tmp_path):
     write_sample_affectnet(str(tmp_path / "release"), train=600, validation=40)
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "data_pipelines.prepare", "affectnet", "--manual_dir", str(tmp_path / "release"),
-               "--data_dir", str(out), "--threads", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "data_pipelines.prepare",
+        "affectnet",
+        "--manual_dir",
+        str(tmp_path / "release"),
+        "--data_dir",
+        str(out),
+        "--threads",
+        "1",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not list((out / "affectnet" / "8class").glob("incomplete.*")) and time.monotonic() < deadline:

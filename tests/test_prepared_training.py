@@ -30,9 +30,18 @@ def _data(prepared, **more):
 def test_the_affectnet_hmtl_config_trains_on_prepared_affectnet(tmp_path, cache_dir, affectnet_dir):
     # configs/affectnet_hmtl.py as it is (its data keys, class weights, AdaBelief, step schedule, jigsaw and
     # in-painting), scaled to a CPU test: a tiny model at 48 px, no VGG weights (not shipped), no bf16.
-    small = {"model.name": "resnet_tiny", "data.image_size": 48, "jigsaw.num_permutations": 24, "batch_size": 16,
-             "num_epochs": 2, "half_precision": False, "inpaint.perceptual_network": "none", "input.worker_count": 0,
-             "compilation_cache_dir": cache_dir, "data.data_dir": affectnet_dir["data_dir"]}
+    small = {
+        "model.name": "resnet_tiny",
+        "data.image_size": 48,
+        "jigsaw.num_permutations": 24,
+        "batch_size": 16,
+        "num_epochs": 2,
+        "half_precision": False,
+        "inpaint.perceptual_network": "none",
+        "input.worker_count": 0,
+        "compilation_cache_dir": cache_dir,
+        "data.data_dir": affectnet_dir["data_dir"],
+    }
     config = load_config(os.path.join(REPO, "configs", "affectnet_hmtl.py"), [f"{k}={v!r}" for k, v in small.items()])
     assert config.data.name == affectnet_dir["name"] and config.loss.class_weights
     summary = train_and_evaluate(config, str(tmp_path))
@@ -46,8 +55,9 @@ def test_the_affectnet_hmtl_config_trains_on_prepared_affectnet(tmp_path, cache_
 
 @pytest.mark.slow
 def test_a_fraction_with_balanced_sampling_trains(tmp_path, cache_dir, affectnet_dir):
-    config = tiny_config(cache_dir, **_data(affectnet_dir, **{"data.train_fraction": 0.5, "data.sampling": "balanced"}),
-                         num_epochs=1)
+    config = tiny_config(
+        cache_dir, **_data(affectnet_dir, **{"data.train_fraction": 0.5, "data.sampling": "balanced"}), num_epochs=1
+    )
     train_and_evaluate(config, str(tmp_path))
     records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     # 37 train records -> 18 in the stratified half (2 of each class's 4, 4 of happy's 9): one step of 16

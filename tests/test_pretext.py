@@ -57,10 +57,16 @@ def test_unpuzzling_with_the_label_gives_back_the_image_exactly(grid):
     for b in range(5):
         for position in range(grid * grid):
             source = int(perms[b, position])
-            got = puzzled[b, (position // grid) * tile:(position // grid + 1) * tile,
-                          (position % grid) * tile:(position % grid + 1) * tile]
-            want = images[b, (source // grid) * tile:(source // grid + 1) * tile,
-                          (source % grid) * tile:(source % grid + 1) * tile]
+            got = puzzled[
+                b,
+                (position // grid) * tile : (position // grid + 1) * tile,
+                (position % grid) * tile : (position % grid + 1) * tile,
+            ]
+            want = images[
+                b,
+                (source // grid) * tile : (source // grid + 1) * tile,
+                (source % grid) * tile : (source % grid + 1) * tile,
+            ]
             np.testing.assert_array_equal(got, want)
 
 
@@ -96,8 +102,11 @@ def test_several_rectangles_cover_at_most_the_ratio_and_bands_sit_on_the_face_li
     m = np.asarray(masks.sample_masks(jax.random.key(1), 64, 64, shape="rectangles", ratio=0.3, count=3))
     coverage = m.mean(axis=(1, 2, 3))
     assert np.all(coverage <= 0.3 + 1e-6) and coverage.mean() > 0.2
-    bands = np.asarray(masks.sample_masks(jax.random.key(2), 64, 100, shape="face_bands", ratio=0.1, count=2,
-                                          face_lines=(0.4, 0.7), band_jitter=0.0))
+    bands = np.asarray(
+        masks.sample_masks(
+            jax.random.key(2), 64, 100, shape="face_bands", ratio=0.1, count=2, face_lines=(0.4, 0.7), band_jitter=0.0
+        )
+    )
     rows = np.flatnonzero(bands[0, :, 0, 0])
     np.testing.assert_array_equal(rows, list(range(38, 43)) + list(range(68, 73)))  # 5 px each: 10 % in all
     assert np.all(bands[..., 0].min(axis=2) == bands[..., 0].max(axis=2)), "bands span the full width"

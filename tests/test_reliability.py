@@ -127,8 +127,12 @@ def test_a_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(tmp
 
 @pytest.mark.slow
 def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path, cache_dir):
-    diverging = {"optimizer.name": "sgd", "optimizer.learning_rate": 1e30, "checkpoint_every_steps": 1,
-                 "log_every_steps": 1}
+    diverging = {
+        "optimizer.name": "sgd",
+        "optimizer.learning_rate": 1e30,
+        "checkpoint_every_steps": 1,
+        "log_every_steps": 1,
+    }
     config = write_config_file(tmp_path, "diverging", cache_dir, **diverging)
     workdir = str(tmp_path / "run")
     result = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -141,28 +145,39 @@ def test_a_non_finite_loss_stops_naming_the_step_and_keeps_the_last_good_checkpo
     assert all(np.isfinite(leaf).all() for leaf in ocp.tree.to_flat_dict(state["params"]).values())
 
     with pytest.raises(NonFiniteLoss, match="more than config.max_skipped_steps=3"):
-        train_and_evaluate(tiny_config(cache_dir, **diverging, nonfinite="skip", max_skipped_steps=3),
-                           str(tmp_path / "skipping"))
+        train_and_evaluate(
+            tiny_config(cache_dir, **diverging, nonfinite="skip", max_skipped_steps=3), str(tmp_path / "skipping")
+        )
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"optimizer.learning_rate": -0.1}, "config.optimizer.learning_rate=-0.1 must be > 0"),
-    ({"loss.label_smoothing": 1.0}, "config.loss.label_smoothing=1.0 must be in [0, 1)"),
-    ({"keep_checkpoints": 0}, "config.keep_checkpoints=0 must be >= 1"),
-    ({"schedule.warmup_epochs": 3.0}, "warmup_epochs=3.0 must be less than config.num_epochs=2"),
-    ({"nonfinite": "ignore"}, "config.nonfinite='ignore' is not one of"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"optimizer.learning_rate": -0.1}, "config.optimizer.learning_rate=-0.1 must be > 0"),
+        ({"loss.label_smoothing": 1.0}, "config.loss.label_smoothing=1.0 must be in [0, 1)"),
+        ({"keep_checkpoints": 0}, "config.keep_checkpoints=0 must be >= 1"),
+        ({"schedule.warmup_epochs": 3.0}, "warmup_epochs=3.0 must be less than config.num_epochs=2"),
+        ({"nonfinite": "ignore"}, "config.nonfinite='ignore' is not one of"),
+    ],
+)
 def test_impossible_values_are_refused_naming_the_key(overrides, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
         check_config(tiny_config(**overrides))
 
 
 def test_bad_values_on_the_command_line_fail_before_compiling(tmp_path):
-    for flag, expected in (("--config.optimizer.learning_rate=-1.0", "config.optimizer.learning_rate=-1.0 must be"),
-                           ("--config.batch_size=abc", "config.batch_size")):
+    for flag, expected in (
+        ("--config.optimizer.learning_rate=-1.0", "config.optimizer.learning_rate=-1.0 must be"),
+        ("--config.batch_size=abc", "config.batch_size"),
+    ):
         started = time.monotonic()
-        result = subprocess.run([*_command("configs/demo.py", str(tmp_path / "w")), flag], cwd=REPO,
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [*_command("configs/demo.py", str(tmp_path / "w")), flag],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert result.returncode != 0 and expected in result.stderr, result.stderr[-2000:]
         assert not os.path.exists(tmp_path / "w" / "checkpoints")
         assert time.monotonic() - started < 60
@@ -175,10 +190,23 @@ def _free_port():
 
 
 def _start_processes(config, workdir, port):
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}", "HMTL_NUM_PROCESSES": "2"}
-    return [subprocess.Popen(_command(config, workdir), cwd=REPO, env={**env, "HMTL_PROCESS_ID": str(i)},
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}",
+        "HMTL_NUM_PROCESSES": "2",
+    }
+    return [
+        subprocess.Popen(
+            _command(config, workdir),
+            cwd=REPO,
+            env={**env, "HMTL_PROCESS_ID": str(i)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
 
 
 def _finish(processes):
@@ -227,4 +255,5 @@ def test_two_processes_stop_together_on_sigterm_and_resume_exactly(tmp_path):
     assert _losses(stopped) == _losses(straight)
     evaluations = [[r for r in read_metrics(w) if "val/accuracy" in r][-1] for w in (stopped, straight)]
     assert {k: v for k, v in evaluations[0].items() if k.startswith("val/")} == {
-        k: v for k, v in evaluations[1].items() if k.startswith("val/")}
+        k: v for k, v in evaluations[1].items() if k.startswith("val/")
+    }

@@ -114,13 +114,16 @@ def test_balanced_pipeline_is_balanced_and_resumes_where_it_stopped():
         np.testing.assert_array_equal(got["image"], expected["image"])
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"data.sampling": "balanced", "loss.class_weights": True}, "choose one"),
-    ({"data.train_fraction": 1.5}, "train_fraction=1.5"),
-    ({"data.sampling": "oversample"}, "data.sampling='oversample'"),
-    ({"data.name": "rafdb_basic"}, "data_dir is not set"),
-    ({"data.name": "rafdb_basic", "data.data_dir": "/tmp", "data.in_memory": True}, "synthetic_faces only"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"data.sampling": "balanced", "loss.class_weights": True}, "choose one"),
+        ({"data.train_fraction": 1.5}, "train_fraction=1.5"),
+        ({"data.sampling": "oversample"}, "data.sampling='oversample'"),
+        ({"data.name": "rafdb_basic"}, "data_dir is not set"),
+        ({"data.name": "rafdb_basic", "data.data_dir": "/tmp", "data.in_memory": True}, "synthetic_faces only"),
+    ],
+)
 def test_data_settings_that_cannot_work_are_refused(overrides, message):
     from hmtl_jax.config.validation import check_config
     from tests.helpers import tiny_config

@@ -13,8 +13,16 @@ from hmtl_jax.data.synthetic.faces import (
     SyntheticFaces,
 )
 
-LATENTS = {"yaw": np.float32, "pitch": np.float32, "roll": np.float32, "intensity": np.float32, "male": np.int32,
-           "skin_tone": np.float32, "has_glasses": np.int32, "occluded": np.int32}
+LATENTS = {
+    "yaw": np.float32,
+    "pitch": np.float32,
+    "roll": np.float32,
+    "intensity": np.float32,
+    "male": np.int32,
+    "skin_tone": np.float32,
+    "has_glasses": np.int32,
+    "occluded": np.int32,
+}
 
 
 def test_class_names_follow_affectnet8():

@@ -33,8 +33,15 @@ def test_summary_table_reports_mean_and_sample_std():
 def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
     config = write_config_file(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
     root = str(tmp_path / "sweep")
-    command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", "--train_sizes=32:1,16:2",
-               "--seeds=0,1", f"--root={root}"]
+    command = [
+        sys.executable,
+        "-m",
+        "hmtl_jax.tools.sweep",
+        f"--configs={config}",
+        "--train_sizes=32:1,16:2",
+        "--seeds=0,1",
+        f"--root={root}",
+    ]
     env = {**os.environ, "PYTHONPATH": REPO}
     first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
@@ -57,11 +64,16 @@ def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
 def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     cache = str(tmp_path / "cache")
     sl = write_config_file(tmp_path, "sl", cache, **{"data.image_size": 48})
-    hmtl = write_config_file(tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0,
-                                                      "inpaint.weight": 1.0})
+    hmtl = write_config_file(
+        tmp_path, "hmtl", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
+    )
     result = subprocess.run(
         [sys.executable, "-m", "hmtl_jax.tools.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": REPO},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.startswith(str(tmp_path))]
@@ -72,9 +84,28 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
 
 def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "data_pipeline", "--photos", "40", "--batches", "2",
-         "--batch_size", "8", "--image_size", "64", "--workers", "0", "--dir", str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "hmtl_jax.tools.benchmark",
+            "data_pipeline",
+            "--photos",
+            "40",
+            "--batches",
+            "2",
+            "--batch_size",
+            "8",
+            "--image_size",
+            "64",
+            "--workers",
+            "0",
+            "--dir",
+            str(tmp_path),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     table = result.stdout.split("images/s")[-1].strip().splitlines()
@@ -106,9 +137,30 @@ def test_flop_count_is_two_multiply_adds_per_conv_and_matmul_output():
 
 def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_pytorch(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "throughput", "--models", "resnet18", "--tasks", "sl,inpaint",
-         "--image_size", "32", "--batch_size", "8", "--dtype", "fp32", "--steps", "2", "--rounds", "2"],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "hmtl_jax.tools.benchmark",
+            "throughput",
+            "--models",
+            "resnet18",
+            "--tasks",
+            "sl,inpaint",
+            "--image_size",
+            "32",
+            "--batch_size",
+            "8",
+            "--dtype",
+            "fp32",
+            "--steps",
+            "2",
+            "--rounds",
+            "2",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = {line.split()[1]: line.split() for line in result.stdout.splitlines() if line.startswith("resnet18 ")}

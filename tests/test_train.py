@@ -87,15 +87,26 @@ def test_affectnet_config_without_data_says_what_it_needs(tmp_path):
     config = affectnet_sl.get_config()
     config.batch_size = 32
     config.data.data_dir = str(tmp_path / "nothing_here")
-    with pytest.raises(FileNotFoundError, match=r"(?s)'affectnet/8class'.*nothing_here.*data_pipelines\.prepare affectnet"):
+    with pytest.raises(
+        FileNotFoundError, match=r"(?s)'affectnet/8class'.*nothing_here.*data_pipelines\.prepare affectnet"
+    ):
         train_and_evaluate(config, str(tmp_path / "workdir"))
 
 
 def test_command_line_rejects_an_unknown_config_key(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hmtl_jax.main", "--config=configs/demo.py", f"--workdir={tmp_path}",
-         "--config.optimizer.learnig_rate=0.1"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "hmtl_jax.main",
+            "--config=configs/demo.py",
+            f"--workdir={tmp_path}",
+            "--config.optimizer.learnig_rate=0.1",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode != 0
     assert "learnig_rate" in result.stderr

@@ -37,10 +37,13 @@ def _loss_and_grads_on(devices, config, batch):
     graphdef = model_graphdef(config, 8)
     fn = jax.jit(
         lambda s, b: loss_and_grads(
-            graphdef, s.params, s.batch_stats, b, jax.random.key(1), (),
-            MultitaskSpec(
-                dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1
-            ),
+            graphdef,
+            s.params,
+            s.batch_stats,
+            b,
+            jax.random.key(1),
+            (),
+            MultitaskSpec(dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1),
         ),
         in_shardings=(state_sh, sharding.batch_sharding(mesh)),
     )
@@ -70,7 +73,10 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     for devices in (jax.devices()[:1], jax.devices()):
         mesh, tx, state, state_sh = _setup(config, devices)
         step = steps.jit_train_step(
-            model_graphdef(config, 8), tx, MultitaskSpec.from_config(config, None, None), state_sh,
+            model_graphdef(config, 8),
+            tx,
+            MultitaskSpec.from_config(config, None, None),
+            state_sh,
             sharding.batch_sharding(mesh),
         )
         losses = []
@@ -96,7 +102,10 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
     mesh, tx, state, state_sh = _setup(config, jax.devices())
     step = steps.jit_train_step(
-        model_graphdef(config, 8), tx, MultitaskSpec.from_config(config, None, None), state_sh,
+        model_graphdef(config, 8),
+        tx,
+        MultitaskSpec.from_config(config, None, None),
+        state_sh,
         sharding.batch_sharding(mesh),
     )
     batch = sharding.make_global_batch(_batch(), mesh)
@@ -123,8 +132,9 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     for name in ("params", "batch_stats", "opt_state"):
         jax.tree.map(np.testing.assert_array_equal, jax.device_get(getattr(after, name)), getattr(before, name))
 
-    healthy = steps.jit_train_step(graphdef, tx, MultitaskSpec.from_config(config, None, None), state_sh,
-                                   sharding.batch_sharding(mesh))
+    healthy = steps.jit_train_step(
+        graphdef, tx, MultitaskSpec.from_config(config, None, None), state_sh, sharding.batch_sharding(mesh)
+    )
     updated, _, health = healthy(after, batch, ())
     assert bool(health["finite"])
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), jax.device_get(updated.params), before.params)

@@ -41,7 +41,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.dropout_rate = 0.3  # before the emotion head, as the paper's code
 
     c.loss = ml_collections.ConfigDict()
-    c.loss.emotion_weight = 1.0  # w_fer in  total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perc)
+    c.loss.emotion_weight = (
+        1.0  # w_fer in  total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perc)
+    )
     c.loss.class_weights = False  # the paper's majority/count weights, computed from the train labels
     c.loss.label_smoothing = 0.0
 

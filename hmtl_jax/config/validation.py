@@ -52,8 +52,10 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         if not allowed(value):
             raise ValueError(f"config.{key}={value!r} {requirement}")
     if config.schedule.warmup_epochs >= config.num_epochs:
-        raise ValueError(f"config.schedule.warmup_epochs={config.schedule.warmup_epochs} must be less than "
-                         f"config.num_epochs={config.num_epochs}")
+        raise ValueError(
+            f"config.schedule.warmup_epochs={config.schedule.warmup_epochs} must be less than "
+            f"config.num_epochs={config.num_epochs}"
+        )
     if config.data.image_size < 32:
         raise ValueError(f"config.data.image_size={config.data.image_size} is too small (at least 32)")
     if config.num_epochs <= 0:
@@ -69,8 +71,10 @@ def check_data_config(config: ml_collections.ConfigDict) -> None:
     if not data.name:
         raise ValueError(f"config.data.name is empty: {SYNTHETIC!r} or a prepared data set such as 'affectnet/8class'")
     if data.name != SYNTHETIC and not data.data_dir:
-        raise ValueError(f"config.data.data_dir is not set: where `python -m data_pipelines.prepare` wrote "
-                         f"{data.name!r} (its --data_dir)")
+        raise ValueError(
+            f"config.data.data_dir is not set: where `python -m data_pipelines.prepare` wrote "
+            f"{data.name!r} (its --data_dir)"
+        )
     if data.in_memory and data.name != SYNTHETIC:
         raise ValueError("config.data.in_memory is for synthetic_faces only (prepared images differ in size)")
     if not 0.0 < data.train_fraction <= 1.0:
@@ -123,8 +127,11 @@ VALUE_RANGES = (
 
 def check_task_config(config: ml_collections.ConfigDict) -> None:
     """The loss weights and the settings of each pretext task that is on."""
-    weights = {"loss.emotion_weight": config.loss.emotion_weight, "jigsaw.weight": config.jigsaw.weight,
-               "inpaint.weight": config.inpaint.weight}
+    weights = {
+        "loss.emotion_weight": config.loss.emotion_weight,
+        "jigsaw.weight": config.jigsaw.weight,
+        "inpaint.weight": config.inpaint.weight,
+    }
     for key, value in weights.items():
         if value < 0:
             raise ValueError(f"config.{key}={value} must be >= 0")

@@ -25,8 +25,13 @@ class InMemorySource:
         self._fields = {key: np.stack([r[key] for r in records]) for key in records[0]}
         self._length = len(records)
         self.name = repr(source)
-        log.info("%s read into memory: %d records, %.0f MB, %.1f s", self.name, self._length,
-                 sum(a.nbytes for a in self._fields.values()) / 2**20, time.perf_counter() - started)
+        log.info(
+            "%s read into memory: %d records, %.0f MB, %.1f s",
+            self.name,
+            self._length,
+            sum(a.nbytes for a in self._fields.values()) / 2**20,
+            time.perf_counter() - started,
+        )
 
     def __len__(self) -> int:
         return self._length

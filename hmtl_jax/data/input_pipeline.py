@@ -30,7 +30,9 @@ def _process_slice(ds: grain.MapDataset) -> grain.MapDataset:
 
 def _to_iter(ds: grain.MapDataset, config: ml_collections.ConfigDict) -> grain.IterDataset:
     """Read ahead a few batches (Grain's default of 500 would render whole epochs ahead), in threads or workers."""
-    options = grain.ReadOptions(num_threads=config.input.read_threads, prefetch_buffer_size=config.input.prefetch_batches)
+    options = grain.ReadOptions(
+        num_threads=config.input.read_threads, prefetch_buffer_size=config.input.prefetch_batches
+    )
     ds = ds.to_iter_dataset(options)
     if config.input.worker_count <= 0:
         return ds
@@ -46,9 +48,7 @@ def _in_worker_processes(ds: grain.IterDataset, worker_count: int) -> grain.Iter
     return ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=worker_count))
 
 
-def create_train_iterator(
-    source, config: ml_collections.ConfigDict, num_epochs: int
-) -> grain.DatasetIterator:
+def create_train_iterator(source, config: ml_collections.ConfigDict, num_epochs: int) -> grain.DatasetIterator:
     """Batches of this process's share of `config.batch_size`: {'image': uint8 [b,H,W,3], 'label': int32 [b]}."""
     local_batch_size = config.batch_size // jax.process_count()
     if config.data.sampling == "balanced":

@@ -45,8 +45,10 @@ class PreparedSource:
     def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
         splits = sorted(builder.info.splits)
         if split not in splits:
-            raise ValueError(f"{builder.info.full_name} has splits {splits}, not {split!r}: "
-                             "set config.data.train_split / config.data.eval_split")
+            raise ValueError(
+                f"{builder.info.full_name} has splits {splits}, not {split!r}: "
+                "set config.data.train_split / config.data.eval_split"
+            )
         label = builder.info.features["label"]
         self.class_names = tuple(label.names)
         self.name = f"{builder.info.full_name}[{split}]"
@@ -81,7 +83,7 @@ def read_labels(version_dir: str, split: str) -> np.ndarray:
     labels = np.empty(len(records), np.int32)
     for start in range(0, len(records), _LABEL_READ_CHUNK):
         chunk = range(start, min(start + _LABEL_READ_CHUNK, len(records)))
-        labels[start:chunk.stop] = [r["label"] for r in records.__getitems__(chunk)]
+        labels[start : chunk.stop] = [r["label"] for r in records.__getitems__(chunk)]
     return labels
 
 

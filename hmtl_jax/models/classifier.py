@@ -26,9 +26,7 @@ class EmotionHead(nnx.Module):
     """Global average pool -> Dropout -> Linear. Returns float32 logits whatever the compute dtype, so the loss and
     softmax never run in bf16."""
 
-    def __init__(
-        self, in_features: int, num_classes: int, dropout_rate: float, *, dtype, param_dtype, rngs: nnx.Rngs
-    ):
+    def __init__(self, in_features: int, num_classes: int, dropout_rate: float, *, dtype, param_dtype, rngs: nnx.Rngs):
         # No RNG stream is stored: the dropout key is passed per call, so the model state holds only Params and
         # BatchStats (no PRNG counters to thread through jit, shard or checkpoint).
         self.dropout = nnx.Dropout(dropout_rate)

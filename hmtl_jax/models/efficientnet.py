@@ -140,9 +140,7 @@ class EfficientNet(nnx.Module):
         self.stages = nnx.List(stages)
         self.num_features = round_channels(1280, width_multiplier)  # channels of the last feature map
         self.feature_channels = (*feature_channels, self.num_features)
-        self.conv_head = ConvBN(
-            in_features, self.num_features, 1, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common
-        )
+        self.conv_head = ConvBN(in_features, self.num_features, 1, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common)
 
     def __call__(self, x: jax.Array) -> list[jax.Array]:
         x = self.stem(x)

@@ -90,9 +90,7 @@ class ResNet(nnx.Module):
             stem_width, stem_kernel = 64, 7
         else:
             stem_width, stem_kernel = spec.widths[0], 3
-        self.stem = ConvBN(
-            3, stem_width, stem_kernel, strides=2, activation=nnx.relu, bn_epsilon=BN_EPSILON, **common
-        )
+        self.stem = ConvBN(3, stem_width, stem_kernel, strides=2, activation=nnx.relu, bn_epsilon=BN_EPSILON, **common)
         self.stem_pool = spec.stem == "imagenet"
 
         stages = []

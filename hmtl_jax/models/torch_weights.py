@@ -18,13 +18,28 @@ import ml_dtypes
 import numpy as np
 
 _STORAGE_DTYPES = {
-    "FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,
-    "BFloat16Storage": ml_dtypes.bfloat16, "LongStorage": np.int64, "IntStorage": np.int32,
-    "ShortStorage": np.int16, "CharStorage": np.int8, "ByteStorage": np.uint8, "BoolStorage": np.bool_,
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": ml_dtypes.bfloat16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
 }
 _SAFETENSORS_DTYPES = {
-    "F32": np.float32, "F64": np.float64, "F16": np.float16, "BF16": ml_dtypes.bfloat16, "I64": np.int64,
-    "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8, "BOOL": np.bool_,
+    "F32": np.float32,
+    "F64": np.float64,
+    "F16": np.float16,
+    "BF16": ml_dtypes.bfloat16,
+    "I64": np.int64,
+    "I32": np.int32,
+    "I16": np.int16,
+    "I8": np.int8,
+    "U8": np.uint8,
+    "BOOL": np.bool_,
 }
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
@@ -76,7 +91,7 @@ class _TensorRef:
     def materialise(self) -> np.ndarray:
         itemsize = self.storage.dtype.itemsize
         view = np.lib.stride_tricks.as_strided(
-            self.storage[self.offset:], self.size, tuple(s * itemsize for s in self.stride)
+            self.storage[self.offset :], self.size, tuple(s * itemsize for s in self.stride)
         )
         return np.array(view)  # a contiguous copy, independent of the storage
 
@@ -175,7 +190,6 @@ def _load_torch_legacy(path: str) -> dict[str, np.ndarray]:
             (count,) = struct.unpack("<q", f.read(8))
             storage[:] = np.frombuffer(f.read(count * storage.dtype.itemsize), storage.dtype.newbyteorder("<"))
     return _as_state_dict(obj, path)
-
 
 
 def save_float32_safetensors(path: str, tensors: dict[str, np.ndarray]) -> None:

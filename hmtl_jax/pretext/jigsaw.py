@@ -41,7 +41,9 @@ def check_set_size(grid: int, count: int) -> None:
         )
     total = math.factorial(tiles)
     if not 1 <= count <= total:
-        raise ValueError(f"config.jigsaw.num_permutations must be in [1, {total}] for a {grid}x{grid} grid, got {count}")
+        raise ValueError(
+            f"config.jigsaw.num_permutations must be in [1, {total}] for a {grid}x{grid} grid, got {count}"
+        )
 
 
 def hamming_permutation_set(grid: int, count: int, seed: int) -> np.ndarray:

@@ -86,8 +86,15 @@ def build_views(images: jax.Array, key: jax.Array, spec: PretextSpec, perm_set: 
     view = puzzled
     if spec.inpaint:
         mask = masks.sample_masks(
-            mask_key, batch, size, shape=spec.mask_shape, ratio=spec.mask_ratio, count=spec.mask_count,
-            grid_cells=spec.grid_cells, face_lines=spec.face_lines, band_jitter=spec.band_jitter,
+            mask_key,
+            batch,
+            size,
+            shape=spec.mask_shape,
+            ratio=spec.mask_ratio,
+            count=spec.mask_count,
+            grid_cells=spec.grid_cells,
+            face_lines=spec.face_lines,
+            band_jitter=spec.band_jitter,
         ).astype(images.dtype)
         if spec.jigsaw and spec.combine == "split":
             # Even rows are puzzles, odd rows masked clean images: each device's shard holds both kinds.

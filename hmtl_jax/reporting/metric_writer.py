@@ -85,11 +85,19 @@ class ProgressReporter:
         shown = "  ".join(f"{k.split('/')[-1]}={v:.4f}" for k, v in scalars.items())
         log.info(
             "step %d/%d  %s  %.2f steps/s  %.0f img/s  input wait %.0f%%  ETA %s",
-            step, self.total_steps, shown, steps_per_sec, steps_per_sec * self.global_batch_size, 100 * input_wait,
+            step,
+            self.total_steps,
+            shown,
+            steps_per_sec,
+            steps_per_sec * self.global_batch_size,
+            100 * input_wait,
             _format_eta(eta),
         )
-        return {"perf/steps_per_sec": steps_per_sec, "perf/images_per_sec": steps_per_sec * self.global_batch_size,
-                "perf/input_wait_fraction": input_wait}
+        return {
+            "perf/steps_per_sec": steps_per_sec,
+            "perf/images_per_sec": steps_per_sec * self.global_batch_size,
+            "perf/input_wait_fraction": input_wait,
+        }
 
 
 def _format_eta(seconds: float) -> str:

@@ -48,9 +48,13 @@ class Checkpointer:
                     ),
                 )
             except Exception as error:  # noqa: BLE001 - Orbax, TensorStore and JSON errors alike mean "unreadable"
-                log.error("Checkpoint at step %d cannot be read (%s: %s); moving it to %s and trying the one before",
-                          step, type(error).__name__, str(error).splitlines()[0][:300] if str(error) else "",
-                          self.corrupt_dir)
+                log.error(
+                    "Checkpoint at step %d cannot be read (%s: %s); moving it to %s and trying the one before",
+                    step,
+                    type(error).__name__,
+                    str(error).splitlines()[0][:300] if str(error) else "",
+                    self.corrupt_dir,
+                )
                 self._quarantine(step)
                 continue
             log.info("Resumed from checkpoint at step %d", step)
@@ -96,5 +100,6 @@ def abstract_with_shardings(abstract_state, shardings):
     """ShapeDtypeStructs carrying the target sharding, which is how Orbax learns where to put restored arrays."""
     return jax.tree.map(
         lambda leaf, sharding: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=sharding),
-        abstract_state, shardings,
+        abstract_state,
+        shardings,
     )

@@ -29,9 +29,17 @@ def initialize(detect: bool = False) -> None:
         missing = [name for name in ENVIRONMENT[1:] if name not in os.environ]
         if missing:
             raise ValueError(f"{ENVIRONMENT[0]} is set but {', '.join(missing)} is not: set all three")
-        jax.distributed.initialize(coordinator_address=address, num_processes=int(os.environ[ENVIRONMENT[1]]),
-                                   process_id=int(os.environ[ENVIRONMENT[2]]))
+        jax.distributed.initialize(
+            coordinator_address=address,
+            num_processes=int(os.environ[ENVIRONMENT[1]]),
+            process_id=int(os.environ[ENVIRONMENT[2]]),
+        )
     else:
         jax.distributed.initialize()
-    log.info("Process %d of %d, %d local of %d devices", jax.process_index(), jax.process_count(),
-             jax.local_device_count(), jax.device_count())
+    log.info(
+        "Process %d of %d, %d local of %d devices",
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+        jax.device_count(),
+    )

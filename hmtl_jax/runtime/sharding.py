@@ -21,9 +21,7 @@ FSDP_MIN_SIZE = 2**16
 def create_mesh(devices: list[jax.Device] | None = None) -> Mesh:
     """A 1-D mesh over all (or the given) devices, axis `data`."""
     devices = devices if devices is not None else jax.devices()
-    return jax.make_mesh(
-        (len(devices),), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,), devices=devices
-    )
+    return jax.make_mesh((len(devices),), (DATA_AXIS,), axis_types=(jax.sharding.AxisType.Auto,), devices=devices)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
@@ -53,9 +51,7 @@ def state_shardings(abstract_state, mesh: Mesh, strategy: str):
         return jax.tree.map(lambda _: replicated(mesh), abstract_state)
     if strategy == "fsdp":
         num_shards = mesh.shape[DATA_AXIS]
-        return jax.tree.map(
-            lambda leaf: NamedSharding(mesh, _fsdp_spec(tuple(leaf.shape), num_shards)), abstract_state
-        )
+        return jax.tree.map(lambda leaf: NamedSharding(mesh, _fsdp_spec(tuple(leaf.shape), num_shards)), abstract_state)
     raise ValueError(f"config.sharding.strategy must be 'data' or 'fsdp', got {strategy!r}")
 
 

@@ -46,8 +46,16 @@ def run_sweep(configs, sizes, seeds, root, extra, epochs: dict[int, int]) -> dic
                 workdir = _run_dir(root, config, size, seed)
                 accuracy = _final_accuracy(workdir)
                 if accuracy is None:
-                    command = [sys.executable, "-m", "hmtl_jax.main", f"--config={config}", f"--workdir={workdir}",
-                               f"--config.seed={seed}", *size_args, *extra]
+                    command = [
+                        sys.executable,
+                        "-m",
+                        "hmtl_jax.main",
+                        f"--config={config}",
+                        f"--workdir={workdir}",
+                        f"--config.seed={seed}",
+                        *size_args,
+                        *extra,
+                    ]
                     print(" ".join(command), flush=True)
                     started = time.perf_counter()
                     subprocess.run(command, check=True)
@@ -64,8 +72,11 @@ def summary_table(results: dict, sizes) -> str:
         cells = []
         for size in sizes:
             values = 100 * np.array([v for v in by_size.get(size, {}).values() if v is not None])
-            cells.append(f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0:.1f} (n={len(values)})"
-                         if len(values) else "–")
+            cells.append(
+                f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0:.1f} (n={len(values)})"
+                if len(values)
+                else "–"
+            )
         lines.append(f"| {os.path.basename(config)[:-3]} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -73,8 +84,11 @@ def summary_table(results: dict, sizes) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", required=True, help="comma-separated config files")
-    parser.add_argument("--train_sizes", required=True,
-                        help="comma-separated numbers of train records, each optionally :epochs (6000:10,1200:50)")
+    parser.add_argument(
+        "--train_sizes",
+        required=True,
+        help="comma-separated numbers of train records, each optionally :epochs (6000:10,1200:50)",
+    )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--root", required=True, help="directory for one workdir per run")
     parser.add_argument("extra", nargs="*", help="more --config.key=value overrides for every run (after --)")

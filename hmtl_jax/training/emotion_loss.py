@@ -34,8 +34,10 @@ def emotion_loss(
     sum of weights), so weights scale the effective learning rate of rare classes.
     """
     num_classes = logits.shape[-1]
-    targets = optax.smooth_labels(jax.nn.one_hot(labels, num_classes), label_smoothing) if label_smoothing else (
-        jax.nn.one_hot(labels, num_classes)
+    targets = (
+        optax.smooth_labels(jax.nn.one_hot(labels, num_classes), label_smoothing)
+        if label_smoothing
+        else (jax.nn.one_hot(labels, num_classes))
     )
     per_example = optax.softmax_cross_entropy(logits.astype(jnp.float32), targets)
     if class_weights is not None:

@@ -34,7 +34,15 @@ def evaluate(eval_step, state, source, config, mesh, class_names) -> tuple[dict[
 
 
 def evaluate_and_record(
-    eval_step, state, source, config, mesh, class_names, writer: MetricWriter, step: int, workdir: str,
+    eval_step,
+    state,
+    source,
+    config,
+    mesh,
+    class_names,
+    writer: MetricWriter,
+    step: int,
+    workdir: str,
     total_steps: int,
 ) -> dict[str, float]:
     """`evaluate`, then log the metrics and the confusion picture, and write `eval_latest.json` (with the run's

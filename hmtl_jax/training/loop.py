@@ -48,17 +48,17 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     class_weights = None
     if config.loss.class_weights:
         class_weights = class_weights_from_labels(train_source.labels(), len(class_names))
-        log.info("Class weights (largest class count / class count): %s",
-                 ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights)))
+        log.info(
+            "Class weights (largest class count / class count): %s",
+            ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights)),
+        )
     jitted = jit_training(
         config, mesh, len(class_names), steps_per_epoch, class_weights, workdir_permutation_set(config, workdir)
     )
 
     train_iter = create_train_iterator(train_source, config, config.num_epochs)
     checkpointer = Checkpointer(workdir, every_steps=config.checkpoint_every_steps, max_to_keep=config.keep_checkpoints)
-    state = checkpointer.restore(
-        abstract_with_shardings(jitted.abstract_state, jitted.state_shardings), train_iter
-    )
+    state = checkpointer.restore(abstract_with_shardings(jitted.abstract_state, jitted.state_shardings), train_iter)
     if state is None:
         state = jitted.init(jax.random.key(config.seed))
         if jax.process_index() == 0:
@@ -74,8 +74,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     last_step = min(total_steps, config.stop_at_step) if config.stop_at_step > 0 else total_steps
     log.info(
         "Training %s on %s: %d steps (%d epochs x %d), global batch %d on %d devices, from step %d",
-        config.model.name, config.data.name, total_steps, config.num_epochs, steps_per_epoch,
-        config.batch_size, jax.device_count(), start_step,
+        config.model.name,
+        config.data.name,
+        total_steps,
+        config.num_epochs,
+        steps_per_epoch,
+        config.batch_size,
+        jax.device_count(),
+        start_step,
     )
     guard = NonFiniteGuard(config.nonfinite, config.max_skipped_steps)
     pending = []  # (step, metrics, health) of the steps not yet checked for a non-finite loss
@@ -114,14 +120,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     train_metrics = None
                 if evaluating:
                     eval_summary = evaluate_and_record(
-                        eval_step, state, val_source, config, mesh, class_names, writer, step, workdir, total_steps)
+                        eval_step, state, val_source, config, mesh, class_names, writer, step, workdir, total_steps
+                    )
                     if preview is not None:
                         write_preview(preview(state), writer, step, workdir)
                     progress.start(step)  # evaluation time is not training speed
                 checkpointer.maybe_save(step, state, train_iter, force=saving)
                 if stopping:
-                    log.warning("Stopped at step %d of %d with a checkpoint: rerun the same command to continue",
-                                step, total_steps)
+                    log.warning(
+                        "Stopped at step %d of %d with a checkpoint: rerun the same command to continue",
+                        step,
+                        total_steps,
+                    )
                     break
     finally:
         checkpointer.close()  # waits for the last checkpoint write, also when leaving with an error

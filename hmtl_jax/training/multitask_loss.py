@@ -96,9 +96,7 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
         logits = model.head(clean_features[-1], rngs=nnx.Rngs(dropout=rng))
     else:
         logits = model(to_model_input(batch["image"], spec.dtype), rngs=nnx.Rngs(dropout=rng))
-    fer = emotion_loss(
-        logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing
-    )
+    fer = emotion_loss(logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing)
     total = spec.emotion_weight * fer
     scalars = {"emotion_loss": fer}
     if pretext.jigsaw:
@@ -114,8 +112,13 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
         scalars["pixel_loss"] = pixel
         if spec.perceptual_layers:
             perceptual = pretext_losses.perceptual_loss(
-                perceptual_params, reconstruction, views, rows, layers=spec.perceptual_layers,
-                region=spec.loss_region, dtype=spec.dtype,
+                perceptual_params,
+                reconstruction,
+                views,
+                rows,
+                layers=spec.perceptual_layers,
+                region=spec.loss_region,
+                dtype=spec.dtype,
             )
             inpaint = inpaint + spec.perceptual_weight * perceptual
             scalars["perceptual_loss"] = perceptual

@@ -44,8 +44,13 @@ class NonFiniteGuard:
                     "config.optimizer.grad_clip_norm, or pass --config.nonfinite=skip to skip such steps."
                 )
             self.skipped += len(bad)
-            log.warning("Skipped %d step(s) with a non-finite loss, first at step %d (%s); %d skipped in all",
-                        len(bad), step, terms, self.skipped)
+            log.warning(
+                "Skipped %d step(s) with a non-finite loss, first at step %d (%s); %d skipped in all",
+                len(bad),
+                step,
+                terms,
+                self.skipped,
+            )
             if self.skipped > self.max_skipped:
                 raise NonFiniteLoss(
                     f"{self.skipped} steps had a non-finite loss, more than config.max_skipped_steps="

@@ -107,10 +107,27 @@ ACTION_UNITS: dict[int, dict[str, float]] = {
     1: dict(corner=0.3, stretch=0.2, eye_open=-0.6, smile_lines=2.0),
     2: dict(corner=-0.24, brow_inner=0.26, eye_open=-0.35, stretch=-0.15, press=0.5),
     3: dict(mouth_open=0.5, stretch=-0.45, brow_raise=0.26, eye_open=1.2),
-    4: dict(mouth_open=0.3, stretch=0.5, corner=-0.1, brow_raise=0.14, brow_inner=0.2, eye_open=1.1,
-            teeth=2.0, lower_teeth=2.0),
-    5: dict(upper_lip=0.16, mouth_open=0.06, teeth=2.0, corner=-0.1, nose_wrinkle=2.0, eye_open=-0.6,
-            brow_inner=-0.1, brow_raise=-0.06, smile_lines=1.6),
+    4: dict(
+        mouth_open=0.3,
+        stretch=0.5,
+        corner=-0.1,
+        brow_raise=0.14,
+        brow_inner=0.2,
+        eye_open=1.1,
+        teeth=2.0,
+        lower_teeth=2.0,
+    ),
+    5: dict(
+        upper_lip=0.16,
+        mouth_open=0.06,
+        teeth=2.0,
+        corner=-0.1,
+        nose_wrinkle=2.0,
+        eye_open=-0.6,
+        brow_inner=-0.1,
+        brow_raise=-0.06,
+        smile_lines=1.6,
+    ),
     6: dict(brow_inner=-0.28, brow_raise=-0.12, eye_open=-0.45, furrow=2.0, press=1.5, stretch=-0.2, corner=-0.04),
     7: dict(corner_one=0.45, corner=-0.05, dimple=2.0, press=0.6),
 }
@@ -126,8 +143,16 @@ SKIN_RAMP = np.array(  # skin_tone 0 -> 1: very dark to very light
     [(0.24, 0.15, 0.10), (0.45, 0.30, 0.20), (0.70, 0.50, 0.37), (0.87, 0.68, 0.56), (0.98, 0.86, 0.78)], np.float32
 )
 HAIR_COLOURS = np.array(
-    [(0.06, 0.05, 0.05), (0.2, 0.12, 0.07), (0.38, 0.24, 0.13), (0.8, 0.66, 0.4), (0.55, 0.22, 0.1),
-     (0.62, 0.62, 0.6), (0.88, 0.88, 0.86)], np.float32
+    [
+        (0.06, 0.05, 0.05),
+        (0.2, 0.12, 0.07),
+        (0.38, 0.24, 0.13),
+        (0.8, 0.66, 0.4),
+        (0.55, 0.22, 0.1),
+        (0.62, 0.62, 0.6),
+        (0.88, 0.88, 0.86),
+    ],
+    np.float32,
 )
 HAIR_WEIGHTS = np.array([0.3, 0.25, 0.17, 0.12, 0.06, 0.06, 0.04])
 IRIS_COLOURS = np.array(
@@ -165,8 +190,14 @@ def _identity(rng: np.random.Generator, male: bool, skin_tone: float, d: Difficu
     if not male and rng.random() < 0.25:  # lipstick
         lips = np.array([u(0.5, 0.8), u(0.08, 0.2), u(0.12, 0.3)])
     style = HAIR_STYLES[rng.choice(len(HAIR_STYLES), p=HAIR_STYLE_WEIGHTS[int(male)])]
-    volume = {"bald": 0.0, "buzz": 0.02, "short": u(0.04, 0.1), "medium": u(0.08, 0.18), "long": u(0.08, 0.2),
-              "puffy": u(0.25, 0.45)}[style]
+    volume = {
+        "bald": 0.0,
+        "buzz": 0.02,
+        "short": u(0.04, 0.1),
+        "medium": u(0.08, 0.18),
+        "long": u(0.08, 0.2),
+        "puffy": u(0.25, 0.45),
+    }[style]
     length = u(1.2, 2.0) if style == "long" else u(0.1, 0.5) if style == "medium" else 0.0
     beard = BEARDS[rng.choice(len(BEARDS), p=BEARD_WEIGHTS)] if male else "none"
     eye_v = u(-0.16, -0.04)
@@ -178,18 +209,38 @@ def _identity(rng: np.random.Generator, male: bool, skin_tone: float, d: Difficu
         face_w=u(0.8, 0.95) if male else u(0.74, 0.88),
         face_h=u(1.02, 1.2),
         jaw=u(0.05, 0.25) if male else u(0.2, 0.4),
-        skin=tuple(skin), lips=tuple(np.clip(lips, 0, 1)), hair=tuple(np.clip(hair, 0, 1)),
-        brows=tuple(np.clip(brows, 0, 1)), iris=tuple(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))]),
+        skin=tuple(skin),
+        lips=tuple(np.clip(lips, 0, 1)),
+        hair=tuple(np.clip(hair, 0, 1)),
+        brows=tuple(np.clip(brows, 0, 1)),
+        iris=tuple(IRIS_COLOURS[rng.integers(len(IRIS_COLOURS))]),
         clothes=_colour(rng),
-        hair_style=style, hairline=u(-0.95, -0.62), temples=u(0.1, 0.45) if male else u(0.0, 0.2),
-        parting=u(-0.15, 0.15), hair_volume=volume, hair_length=length,
-        beard=beard, beard_alpha=u(0.25, 0.45) if beard == "stubble" else u(0.75, 0.95),
+        hair_style=style,
+        hairline=u(-0.95, -0.62),
+        temples=u(0.1, 0.45) if male else u(0.0, 0.2),
+        parting=u(-0.15, 0.15),
+        hair_volume=volume,
+        hair_length=length,
+        beard=beard,
+        beard_alpha=u(0.25, 0.45) if beard == "stubble" else u(0.75, 0.95),
         moustache=male and rng.random() < (0.7 if beard == "full" else 0.15),
-        eye_sep=u(0.3, 0.4), eye_v=eye_v, eye_w=part("eye_w"), eye_h=part("eye_h"), brow_gap=u(0.17, 0.24),
-        brow_thick=part("brow_thick_male" if male else "brow_thick_female"), brow_len=u(0.26, 0.34),
-        nose_v=nose_v, nose_w=u(0.09, 0.14), mouth_v=nose_v + u(0.24, 0.32), mouth_w=part("mouth_w"),
-        lip_upper=part("lip_upper"), lip_lower=part("lip_lower"), skin_lines=u(0.0, 0.35),
-        glasses=glasses, glasses_round=bool(rng.random() < 0.5), lens_tint=u(0.0, 0.25),
+        eye_sep=u(0.3, 0.4),
+        eye_v=eye_v,
+        eye_w=part("eye_w"),
+        eye_h=part("eye_h"),
+        brow_gap=u(0.17, 0.24),
+        brow_thick=part("brow_thick_male" if male else "brow_thick_female"),
+        brow_len=u(0.26, 0.34),
+        nose_v=nose_v,
+        nose_w=u(0.09, 0.14),
+        mouth_v=nose_v + u(0.24, 0.32),
+        mouth_w=part("mouth_w"),
+        lip_upper=part("lip_upper"),
+        lip_lower=part("lip_lower"),
+        skin_lines=u(0.0, 0.35),
+        glasses=glasses,
+        glasses_round=bool(rng.random() < 0.5),
+        lens_tint=u(0.0, 0.25),
     )
 
 
@@ -210,8 +261,10 @@ def _expression(rng: np.random.Generator, label: int, intensity: float, d: Diffi
     if "stretch" in units:
         units["stretch"] = float(np.clip(units["stretch"], *STRETCH_LIMITS))
     return fr.Expression(
-        corner_left=corner + skew + corner_one * (side == 0), corner_right=corner - skew + corner_one * (side == 1),
-        dimple_left=min(dimple, 1.0) * (side == 0), dimple_right=min(dimple, 1.0) * (side == 1),
+        corner_left=corner + skew + corner_one * (side == 0),
+        corner_right=corner - skew + corner_one * (side == 1),
+        dimple_left=min(dimple, 1.0) * (side == 0),
+        dimple_right=min(dimple, 1.0) * (side == 1),
         mouth_open=units.pop("mouth_open", 0.0) + rest_open,
         brow_inner=units.pop("brow_inner", 0.0) + rng.normal(0.0, d.rest_brow),
         brow_raise=units.pop("brow_raise", 0.0) + rng.normal(0.0, d.rest_brow),
@@ -266,9 +319,15 @@ def _scene(rng: np.random.Generator, idn, ex, size: int, d: Difficulty) -> fr.Sc
     occluder = _occluder(rng, idn, ex) if rng.random() < d.occlusion_probability else None
     return fr.Scene(
         background=(_colour(rng, 0.0, u(0.3, 1.0)), _colour(rng, 0.0, u(0.3, 1.0))),
-        background_angle=u(0, 2 * math.pi), stripes=stripes, clutter=clutter, occluder=occluder,
-        ambient=u(*d.ambient), light_angle=u(0, 2 * math.pi), light_gradient=u(*d.light_gradient),
-        face_shading=u(*d.face_shading), cast=tuple(1.0 + u(-d.colour_cast, d.colour_cast, 3)),
+        background_angle=u(0, 2 * math.pi),
+        stripes=stripes,
+        clutter=clutter,
+        occluder=occluder,
+        ambient=u(*d.ambient),
+        light_angle=u(0, 2 * math.pi),
+        light_gradient=u(*d.light_gradient),
+        face_shading=u(*d.face_shading),
+        cast=tuple(1.0 + u(-d.colour_cast, d.colour_cast, 3)),
         blur=u(*d.blur_radius_at_64) * size / 64 if rng.random() < d.blur_probability else 0.0,
         noise=u(*d.noise_sigma) if rng.random() < d.noise_probability else 0.0,
         noise_seed=int(rng.integers(2**31)),
@@ -287,13 +346,19 @@ def sample_face(rng: np.random.Generator, label: int, size: int, d: Difficulty |
     idn = _identity(rng, male, skin_tone, d)
     ex = _expression(rng, label, intensity, d)
     roll, yaw, pitch = (float(np.clip(rng.normal(0.0, sd), -limit, limit)) for sd, limit in (d.roll, d.yaw, d.pitch))
-    pose = fr.Pose(roll=roll, yaw=yaw, pitch=pitch, scale=u(*d.scale),
-                   shift=(u(-d.shift, d.shift), u(-d.shift, d.shift)))
+    pose = fr.Pose(
+        roll=roll, yaw=yaw, pitch=pitch, scale=u(*d.scale), shift=(u(-d.shift, d.shift), u(-d.shift, d.shift))
+    )
     scene = _scene(rng, idn, ex, size, d)
     latents = {
-        "yaw": np.float32(pose.yaw), "pitch": np.float32(pose.pitch), "roll": np.float32(pose.roll),
-        "intensity": np.float32(intensity), "male": np.int32(male), "skin_tone": np.float32(skin_tone),
-        "has_glasses": np.int32(idn.glasses is not None), "occluded": np.int32(scene.occluder is not None),
+        "yaw": np.float32(pose.yaw),
+        "pitch": np.float32(pose.pitch),
+        "roll": np.float32(pose.roll),
+        "intensity": np.float32(intensity),
+        "male": np.int32(male),
+        "skin_tone": np.float32(skin_tone),
+        "has_glasses": np.int32(idn.glasses is not None),
+        "occluded": np.int32(scene.occluder is not None),
     }
     return fr.FaceSpec(pose, idn, ex, scene), latents
 

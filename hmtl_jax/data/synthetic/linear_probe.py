@@ -77,8 +77,10 @@ def main() -> None:
     for c, score in scores.items():
         print(f"  C={c:g}: held-out train accuracy {score:.1%}")
     predictions = model.predict(scaler.transform(x_val))
-    print(f"linear probe on raw pixels, C={model.C:g}: validation accuracy {np.mean(predictions == y_val):.1%} "
-          f"(chance {1 / len(CLASS_NAMES):.1%}); total {time.perf_counter() - start:.0f} s")
+    print(
+        f"linear probe on raw pixels, C={model.C:g}: validation accuracy {np.mean(predictions == y_val):.1%} "
+        f"(chance {1 / len(CLASS_NAMES):.1%}); total {time.perf_counter() - start:.0f} s"
+    )
     per_class = [np.mean(predictions[y_val == k] == k) for k in range(len(CLASS_NAMES))]
     print("  per class: " + ", ".join(f"{n} {a:.0%}" for n, a in zip(CLASS_NAMES, per_class)))
 

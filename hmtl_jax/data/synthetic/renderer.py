@@ -488,8 +488,11 @@ def _mouth(canvas: _Canvas, idn: Identity, ex: Expression) -> None:
         if depth > 0.01:  # contempt: a crease just outside the tightened, raised corner
             corner_u = side * (left if side < 0 else right)
             corner_v = idn.mouth_v - (ex.corner_left if side < 0 else ex.corner_right)
-            pts = ((corner_u + side * 0.02, corner_v - 0.1), (corner_u + side * 0.08, corner_v + 0.01),
-                   (corner_u + side * 0.04, corner_v + 0.1))
+            pts = (
+                (corner_u + side * 0.02, corner_v - 0.1),
+                (corner_u + side * 0.08, corner_v + 0.01),
+                (corner_u + side * 0.04, corner_v + 0.1),
+            )
             _line(canvas, pts, 0.04, _scaled(idn.skin, 0.45), depth, (corner_u, corner_v), 0.25)
 
 
@@ -551,10 +554,18 @@ def _glasses(canvas: _Canvas, idn: Identity) -> None:
         d = _ellipse_d(u, v, cu, idn.eye_v, a, b) if idn.glasses_round else _rect_d(u, v, cu, idn.eye_v, a, b)
         rims.append(np.abs(d) - 0.018)
         lenses.append(_soft(d, canvas.px))
-    starts = np.array([[-idn.eye_sep + a, idn.eye_v - 0.02], [idn.eye_sep + a, idn.eye_v - 0.03],
-                       [-idn.eye_sep - a, idn.eye_v - 0.03]], np.float32)
-    ends = np.array([[idn.eye_sep - a, idn.eye_v - 0.02], [idn.face_w, idn.eye_v - 0.01],
-                     [-idn.face_w, idn.eye_v - 0.01]], np.float32)
+    starts = np.array(
+        [
+            [-idn.eye_sep + a, idn.eye_v - 0.02],
+            [idn.eye_sep + a, idn.eye_v - 0.03],
+            [-idn.eye_sep - a, idn.eye_v - 0.03],
+        ],
+        np.float32,
+    )
+    ends = np.array(
+        [[idn.eye_sep - a, idn.eye_v - 0.02], [idn.face_w, idn.eye_v - 0.01], [-idn.face_w, idn.eye_v - 0.01]],
+        np.float32,
+    )
     arms = _segments_d(u, v, starts, ends) - 0.015
     canvas.paint(box, np.maximum(*lenses) * idn.lens_tint, (0.2, 0.25, 0.3))
     canvas.paint(box, _soft(np.minimum(np.minimum(*rims), arms), canvas.px), idn.glasses)

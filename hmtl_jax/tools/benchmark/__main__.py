@@ -1,8 +1,8 @@
 """python -m hmtl_jax.tools.benchmark <name> [args]: benchmarks that print a table of figures.
 
-  step_time       train-step time of several configs side by side (ratios to the first)
-  data_pipeline   preparation and input-pipeline speed on a sample AffectNet-format release (images/s)
-  throughput      SL / puzzle / in-paint / HMTL steps: img/s, compile times, memory, floor, PyTorch reference
+step_time       train-step time of several configs side by side (ratios to the first)
+data_pipeline   preparation and input-pipeline speed on a sample AffectNet-format release (images/s)
+throughput      SL / puzzle / in-paint / HMTL steps: img/s, compile times, memory, floor, PyTorch reference
 """
 
 import sys

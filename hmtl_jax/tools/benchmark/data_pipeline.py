@@ -63,15 +63,26 @@ def run(argv: list[str]) -> None:
         print(f"sample release: {args.photos + args.photos // 5} photos in {time.perf_counter() - started:.1f} s")
         threads = args.threads or os.cpu_count() or 1
         started = time.perf_counter()
-        _, _, name = prepare("affectnet", os.path.join(root, "release"), os.path.join(root, "prepared"),
-                             threads=threads, overwrite=True)
+        _, _, name = prepare(
+            "affectnet", os.path.join(root, "release"), os.path.join(root, "prepared"), threads=threads, overwrite=True
+        )
         prepare_seconds = time.perf_counter() - started
         source = PreparedSource(open_prepared(os.path.join(root, "prepared"), name), "train")
-        rows = [("prepare (crop, resize to <= 256 px, JPEG)", f"{threads} threads",
-                 (args.photos + args.photos // 5) / prepare_seconds)]
+        rows = [
+            (
+                "prepare (crop, resize to <= 256 px, JPEG)",
+                f"{threads} threads",
+                (args.photos + args.photos // 5) / prepare_seconds,
+            )
+        ]
         for workers in (int(w) for w in args.workers.split(",")):
-            rows.append((f"read + decode + {args.augment} augment + batch at {args.image_size} px",
-                         f"{workers} workers x {args.read_threads} threads", _read_rate(source, workers, args)))
+            rows.append(
+                (
+                    f"read + decode + {args.augment} augment + batch at {args.image_size} px",
+                    f"{workers} workers x {args.read_threads} threads",
+                    _read_rate(source, workers, args),
+                )
+            )
     finally:
         if not args.dir:
             shutil.rmtree(root, ignore_errors=True)

@@ -44,7 +44,9 @@ def _prepare(path: str, overrides: list[str], mesh):
 
 
 def run(argv: list[str]) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.tools.benchmark step_time", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m hmtl_jax.tools.benchmark step_time", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("configs", nargs="+", help="config files; the first is the reference (ratio 1.00)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every config")
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
@@ -58,8 +60,17 @@ def run(argv: list[str]) -> list[dict]:
         started = time.perf_counter()
         state, metrics, _ = jitted.train_step(state, batch, jitted.perceptual_params)  # compile
         jax.block_until_ready(metrics)
-        runs.append(dict(path=path, config=config, jitted=jitted, state=state, batch=batch,
-                         compile_s=time.perf_counter() - started, times=[]))
+        runs.append(
+            dict(
+                path=path,
+                config=config,
+                jitted=jitted,
+                state=state,
+                batch=batch,
+                compile_s=time.perf_counter() - started,
+                times=[],
+            )
+        )
         print(f"compiled {path} in {runs[-1]['compile_s']:.1f} s", flush=True)
 
     for round_index in range(args.rounds):
@@ -77,16 +88,24 @@ def run(argv: list[str]) -> list[dict]:
     rows = []
     for run_ in runs:
         median = statistics.median(run_["times"])
-        rows.append({
-            "config": run_["path"], "ms_per_step": 1e3 * median,
-            "images_per_s": run_["config"].batch_size / median, "ratio": median / reference,
-            "spread": (max(run_["times"]) - min(run_["times"])) / median,
-        })
+        rows.append(
+            {
+                "config": run_["path"],
+                "ms_per_step": 1e3 * median,
+                "images_per_s": run_["config"].batch_size / median,
+                "ratio": median / reference,
+                "spread": (max(run_["times"]) - min(run_["times"])) / median,
+            }
+        )
     device = jax.devices()[0]
-    print(f"\ntrain-step time on {jax.device_count()} x {device.device_kind} ({device.platform}), "
-          f"median of {args.rounds} rounds x {args.steps} steps")
+    print(
+        f"\ntrain-step time on {jax.device_count()} x {device.device_kind} ({device.platform}), "
+        f"median of {args.rounds} rounds x {args.steps} steps"
+    )
     print(f"{'config':<40} {'ms/step':>9} {'img/s':>8} {'vs first':>9} {'spread':>7}")
     for row in rows:
-        print(f"{row['config']:<40} {row['ms_per_step']:>9.1f} {row['images_per_s']:>8.0f} "
-              f"{row['ratio']:>8.2f}x {100 * row['spread']:>6.0f}%")
+        print(
+            f"{row['config']:<40} {row['ms_per_step']:>9.1f} {row['images_per_s']:>8.0f} "
+            f"{row['ratio']:>8.2f}x {100 * row['spread']:>6.0f}%"
+        )
     return rows

@@ -48,8 +48,9 @@ NUM_CLASSES = 8
 GIB = 2**30
 
 
-def task_config(model: str, task: str, image_size: int, batch_size: int, bf16: bool, vgg_weights: str,
-                overrides: list[str]):
+def task_config(
+    model: str, task: str, image_size: int, batch_size: int, bf16: bool, vgg_weights: str, overrides: list[str]
+):
     config = affectnet_base()
     config.model.name = model
     config.batch_size = batch_size
@@ -69,18 +70,22 @@ def task_config(model: str, task: str, image_size: int, batch_size: int, bf16: b
 def _random_batch(config, mesh):
     rng = np.random.default_rng(0)
     size = config.data.image_size
-    return sharding.make_global_batch({
-        "image": rng.integers(0, 256, (config.batch_size, size, size, 3), dtype=np.uint8),
-        "label": rng.integers(0, NUM_CLASSES, config.batch_size).astype(np.int32),
-    }, mesh)
+    return sharding.make_global_batch(
+        {
+            "image": rng.integers(0, 256, (config.batch_size, size, size, 3), dtype=np.uint8),
+            "label": rng.integers(0, NUM_CLASSES, config.batch_size).astype(np.int32),
+        },
+        mesh,
+    )
 
 
 def _peak_bytes(compiled) -> float:
     stats = compiled.memory_analysis()
     if stats is None:
         return float("nan")
-    return (stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes
-            - stats.alias_size_in_bytes)
+    return (
+        stats.argument_size_in_bytes + stats.output_size_in_bytes + stats.temp_size_in_bytes - stats.alias_size_in_bytes
+    )
 
 
 def _bytes_accessed(compiled) -> float:
@@ -101,9 +106,19 @@ def prepare(config, mesh) -> dict:
     started = time.perf_counter()
     jitted.train_step.lower(state, batch, jitted.perceptual_params).compile()
     warm = time.perf_counter() - started
-    return dict(config=config, compiled=compiled, state=state, batch=batch, perceptual_params=jitted.perceptual_params, times=[],
-                compile_cold=cold, compile_warm=warm, peak=_peak_bytes(compiled), bytes=_bytes_accessed(compiled),
-                flops=count_flops(jitted.train_step, state, batch, jitted.perceptual_params))
+    return dict(
+        config=config,
+        compiled=compiled,
+        state=state,
+        batch=batch,
+        perceptual_params=jitted.perceptual_params,
+        times=[],
+        compile_cold=cold,
+        compile_warm=warm,
+        peak=_peak_bytes(compiled),
+        bytes=_bytes_accessed(compiled),
+        flops=count_flops(jitted.train_step, state, batch, jitted.perceptual_params),
+    )
 
 
 def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
@@ -121,11 +136,16 @@ def time_rounds(runs: list[dict], steps: int, rounds: int) -> None:
 def compiled_peak_bytes(config, mesh) -> float:
     """XLA's memory analysis of the step for `config`, compiled from shapes alone (nothing is allocated)."""
     jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
-    state = jax.tree.map(lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
-                         jitted.abstract_state, jitted.state_shardings)
+    state = jax.tree.map(
+        lambda leaf, s: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=s),
+        jitted.abstract_state,
+        jitted.state_shardings,
+    )
     size, rows = config.data.image_size, config.batch_size
-    batch = {"image": jax.ShapeDtypeStruct((rows, size, size, 3), np.uint8, sharding=jitted.batch_sharding),
-             "label": jax.ShapeDtypeStruct((rows,), np.int32, sharding=jitted.batch_sharding)}
+    batch = {
+        "image": jax.ShapeDtypeStruct((rows, size, size, 3), np.uint8, sharding=jitted.batch_sharding),
+        "label": jax.ShapeDtypeStruct((rows,), np.int32, sharding=jitted.batch_sharding),
+    }
     return _peak_bytes(jitted.train_step.lower(state, batch, jitted.perceptual_params).compile())
 
 
@@ -149,8 +169,11 @@ def largest_batch(make_config, mesh, start: int, limit_bytes: float) -> int:
 
 
 def run(argv: list[str]) -> list[dict]:
-    parser = argparse.ArgumentParser(prog="python -m hmtl_jax.tools.benchmark throughput", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m hmtl_jax.tools.benchmark throughput",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--models", default="efficientnet_b0,resnet50")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--image_size", type=int, default=224)
@@ -178,8 +201,9 @@ def run(argv: list[str]) -> list[dict]:
     vgg = "" if args.no_perceptual else vgg16.write_random_weights(os.path.join(scratch, "vgg16_random.safetensors"))
     mesh = sharding.create_mesh()
     device = jax.devices()[0]
-    matmul_rate = machine.matmul_flops_per_second(jax.numpy.bfloat16 if bf16 else jax.numpy.float32,
-                                                  4096 if device.platform != "cpu" else 1024)
+    matmul_rate = machine.matmul_flops_per_second(
+        jax.numpy.bfloat16 if bf16 else jax.numpy.float32, 4096 if device.platform != "cpu" else 1024
+    )
     bandwidth = machine.copy_bytes_per_second(1024 if device.platform != "cpu" else 128)
 
     runs = []
@@ -187,15 +211,22 @@ def run(argv: list[str]) -> list[dict]:
         for task in tasks:
             config = task_config(model, task, args.image_size, args.batch_size, bf16, vgg, args.set)
             runs.append(dict(model=model, task=task, **prepare(config, mesh)))
-            print(f"compiled {model} {task}: {runs[-1]['compile_cold']:.1f} s cold, "
-                  f"{runs[-1]['compile_warm']:.1f} s warm", flush=True)
+            print(
+                f"compiled {model} {task}: {runs[-1]['compile_cold']:.1f} s cold, "
+                f"{runs[-1]['compile_warm']:.1f} s warm",
+                flush=True,
+            )
     time_rounds(runs, args.steps, args.rounds)
 
-    print(f"\n{jax.device_count()} x {device.device_kind} ({device.platform}), {args.dtype}, batch {args.batch_size}; "
-          f"measured matmul {matmul_rate / 1e12:.2f} TFLOP/s, copy {bandwidth / 1e9:.0f} GB/s; "
-          f"median of {args.rounds} rounds x {args.steps} steps\n")
-    header = (f"{'model':<16}{'task':<9}{'px':>4}{'img/s':>9}{'ms/step':>9}{'vs SL':>7}{'cold s':>8}{'warm s':>8}"
-              f"{'peak GiB':>9}{'GFLOP':>8}{'floor ms':>9}{'binds':>8}{'of floor':>9}")
+    print(
+        f"\n{jax.device_count()} x {device.device_kind} ({device.platform}), {args.dtype}, batch {args.batch_size}; "
+        f"measured matmul {matmul_rate / 1e12:.2f} TFLOP/s, copy {bandwidth / 1e9:.0f} GB/s; "
+        f"median of {args.rounds} rounds x {args.steps} steps\n"
+    )
+    header = (
+        f"{'model':<16}{'task':<9}{'px':>4}{'img/s':>9}{'ms/step':>9}{'vs SL':>7}{'cold s':>8}{'warm s':>8}"
+        f"{'peak GiB':>9}{'GFLOP':>8}{'floor ms':>9}{'binds':>8}{'of floor':>9}"
+    )
     print(header)
     sl_time = {run["model"]: statistics.median(run["times"]) for run in runs if run["task"] == "sl"}
     for run in runs:
@@ -203,13 +234,19 @@ def run(argv: list[str]) -> list[dict]:
         compute, memory = run["flops"] / matmul_rate, run["bytes"] / bandwidth
         floor = max(compute, memory) if np.isfinite(memory) else compute
         reference = sl_time.get(run["model"])
-        run.update(images_per_s=args.batch_size / seconds, ms=1e3 * seconds, floor_ms=1e3 * floor,
-                   vs_sl=seconds / reference if reference else float("nan"))
-        print(f"{run['model']:<16}{run['task']:<9}{run['config'].data.image_size:>4}{run['images_per_s']:>9.0f}"
-              f"{run['ms']:>9.1f}{run['vs_sl']:>6.2f}x{run['compile_cold']:>8.1f}{run['compile_warm']:>8.1f}"
-              f"{run['peak'] / GIB:>9.2f}{run['flops'] / 1e9:>8.1f}{run['floor_ms']:>9.1f}"
-              f"{'compute' if compute >= memory or not np.isfinite(memory) else 'memory':>8}"
-              f"{100 * floor / seconds:>8.0f}%")
+        run.update(
+            images_per_s=args.batch_size / seconds,
+            ms=1e3 * seconds,
+            floor_ms=1e3 * floor,
+            vs_sl=seconds / reference if reference else float("nan"),
+        )
+        print(
+            f"{run['model']:<16}{run['task']:<9}{run['config'].data.image_size:>4}{run['images_per_s']:>9.0f}"
+            f"{run['ms']:>9.1f}{run['vs_sl']:>6.2f}x{run['compile_cold']:>8.1f}{run['compile_warm']:>8.1f}"
+            f"{run['peak'] / GIB:>9.2f}{run['flops'] / 1e9:>8.1f}{run['floor_ms']:>9.1f}"
+            f"{'compute' if compute >= memory or not np.isfinite(memory) else 'memory':>8}"
+            f"{100 * floor / seconds:>8.0f}%"
+        )
 
     if args.torch == "auto" and torch_reference.available():
         print()
@@ -218,7 +255,8 @@ def run(argv: list[str]) -> list[dict]:
             ours = ours_sl.get(model, float("nan"))
             for compiled in (False, True) if args.torch_compile else (False,):
                 rate, source = torch_reference.sl_images_per_second(
-                    model, args.image_size, args.batch_size, bf16=bf16, compiled=compiled, steps=args.steps)
+                    model, args.image_size, args.batch_size, bf16=bf16, compiled=compiled, steps=args.steps
+                )
                 print(f"PyTorch {model} SL ({source}): {rate:.0f} img/s; ours / PyTorch = {ours / rate:.2f}x")
                 runs.append(dict(model=model, task=f"torch {source}", images_per_s=rate))
 
@@ -228,7 +266,11 @@ def run(argv: list[str]) -> list[dict]:
             if not limit:
                 print(f"largest batch: n/a on {device.platform} (no device memory limit to fit)")
                 break
-            largest = largest_batch(lambda b, m=model: task_config(m, "sl", args.image_size, b, bf16, vgg, args.set),
-                                    mesh, args.batch_size, limit)
+            largest = largest_batch(
+                lambda b, m=model: task_config(m, "sl", args.image_size, b, bf16, vgg, args.set),
+                mesh,
+                args.batch_size,
+                limit,
+            )
             print(f"largest SL batch that fits, {model}: {largest}")
     return runs

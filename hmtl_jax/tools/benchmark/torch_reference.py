@@ -13,7 +13,8 @@ MODELS = {"efficientnet_b0", "resnet18", "resnet50"}  # the backbones that exist
 
 def available() -> bool:
     return importlib.util.find_spec("torch") is not None and (
-        importlib.util.find_spec("timm") is not None or importlib.util.find_spec("torchvision") is not None)
+        importlib.util.find_spec("timm") is not None or importlib.util.find_spec("torchvision") is not None
+    )
 
 
 def _create(name: str, num_classes: int):
@@ -26,8 +27,9 @@ def _create(name: str, num_classes: int):
     return getattr(torchvision.models, name)(num_classes=num_classes), "torchvision"
 
 
-def sl_images_per_second(name: str, image_size: int, batch_size: int, *, bf16: bool, compiled: bool,
-                         steps: int, rounds: int = 3) -> tuple[float, str]:
+def sl_images_per_second(
+    name: str, image_size: int, batch_size: int, *, bf16: bool, compiled: bool, steps: int, rounds: int = 3
+) -> tuple[float, str]:
     """(images/s of the median round, 'timm eager' / 'torchvision compiled' ...)."""
     import torch
 
