@@ -9,9 +9,10 @@ Hardware:  one GPU or more (bf16). Data: as configs/affectnet_sl.py, plus torchv
            them the run stops at start saying so.
 Expected:  the paper reports 61.72 % (B0) against 60.34 % for SL, and 55.36 % against 52.46 % with 20 % of the
            training data. Not yet reproduced here.
-Settings:  affectnet_sl.py's recipe plus masked in-painting (hmtl_jax/config/recipes.py, add_inpaint; the paper's code does
-           not include it, docs/HMTL.md explains our defaults): one noise-filled square of 25 % of the image, U-Net-style
-           decoder, L1 on the masked pixels + 1 x L1 of VGG-16 relu1_2/2_2/3_3/4_3 features, weight 1.
+Settings:  affectnet_sl.py's recipe plus masked in-painting (hmtl_jax/config/recipes.py, add_inpaint; the paper's
+           code does not include it, docs/HMTL.md explains our defaults): one noise-filled square of 25 % of the
+           image, U-Net-style decoder, L1 on the masked pixels + 1 x L1 of VGG-16 relu1_2/2_2/3_3/4_3 features,
+           weight 1.
 """
 
 from hmtl_jax.config.recipes import add_inpaint, affectnet_base

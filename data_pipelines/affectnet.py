@@ -146,10 +146,11 @@ class Affectnet(ManualBuilder):
             rows = csv.reader(f)
             header = next(rows, [])
             if _is_headerless(header):  # some copies of validation.csv lost their header row
-                yield self._candidate(dict(zip(CSV_COLUMNS, header)), images, path, 1)
+                yield self._candidate(dict(zip(CSV_COLUMNS, header, strict=False)), images, path, 1)
             columns = CSV_COLUMNS if _is_headerless(header) else header
             for line, values in enumerate(rows, start=2):
-                yield self._candidate(dict(zip(columns, values)), images, path, line)
+                # A damaged row may be short: it keeps the fields it has, and _read_row skips it as malformed.
+                yield self._candidate(dict(zip(columns, values, strict=False)), images, path, line)
 
     def _candidate(self, row: dict, images: str, csv_path: str, line: int) -> Candidate:
         name = row.get("subDirectory_filePath") or f"{os.path.basename(csv_path)}:{line}"

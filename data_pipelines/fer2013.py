@@ -56,7 +56,7 @@ def _rows(path: str):
         rows = csv.reader(f)
         header = [c.strip() for c in next(rows)]
         for values in rows:
-            yield dict(zip(header, values))
+            yield dict(zip(header, values, strict=False))
 
 
 def _face_png(pixels: str) -> bytes:
@@ -170,7 +170,8 @@ class Ferplus(_FerRows):
             )
 
     def _split_rows(self, manual_dir: str, split: str):
-        pairs = zip(_rows(os.path.join(manual_dir, FER_FILE)), _rows(os.path.join(manual_dir, FERPLUS_FILE)))
+        fer_rows, plus_rows = _rows(os.path.join(manual_dir, FER_FILE)), _rows(os.path.join(manual_dir, FERPLUS_FILE))
+        pairs = zip(fer_rows, plus_rows, strict=True)  # same length: checked before any record is read
         for number, (fer, plus) in enumerate(pairs):
             if USAGE_TO_SPLIT.get(plus.get("Usage", "")) == split or (
                 split == "train" and plus.get("Usage") not in USAGE_TO_SPLIT
@@ -193,7 +194,7 @@ class Ferplus(_FerRows):
         top = ferplus_majority(raw)
         emotion = FERPLUS_EMOTION_COLUMNS[list(FERPLUS_EMOTION_COLUMNS)[top]]
         canonical_votes = np.zeros(10, np.int32)
-        for column, count in zip(FERPLUS_EMOTION_COLUMNS, raw[:8]):
+        for column, count in zip(FERPLUS_EMOTION_COLUMNS, raw[:8], strict=True):
             canonical_votes[canonical_index(FERPLUS_EMOTION_COLUMNS[column])] = count
         canonical_votes[8:] = raw[8:]
         return {"image": _face_png(fer.get("pixels", "")), "label": canonical_index(emotion), "votes": canonical_votes}

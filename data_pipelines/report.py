@@ -62,7 +62,7 @@ class PreparationReport:
         return path
 
     @classmethod
-    def load(cls, directory: str) -> "PreparationReport":
+    def load(cls, directory: str) -> PreparationReport:
         with open(os.path.join(directory, REPORT_FILE)) as f:
             saved = json.load(f)
         report = cls(saved["dataset"], tuple(saved["class_names"]))

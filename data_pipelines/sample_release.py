@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -75,31 +76,24 @@ def _photo(faces: SyntheticFaces, index: int, seed: int) -> tuple[Image.Image, t
     return photo, (x, y, side, side), int(record["label"])
 
 
+def _write_photo(images: str, faces: SyntheticFaces, split: str, seed: int, index: int) -> list[str]:
+    """Write photo `index` of `split` under `images`; return its CSV row."""
+    photo, (x, y, w, h), label = _photo(faces, index, seed + (0 if split == "train" else 1_000_003))
+    name = f"{split}/{index:07d}.jpg"
+    photo.save(os.path.join(images, name), quality=90)
+    points = TEMPLATE * [w, h] + [x, y]
+    valence, arousal = VALENCE_AROUSAL[label]
+    landmarks = ";".join(f"{v:.2f}" for v in points.reshape(-1))
+    return [name, str(x), str(y), str(w), str(h), landmarks, str(label), f"{valence:.3f}", f"{arousal:.3f}"]
+
+
 def write_sample_affectnet(out: str, train: int, validation: int, seed: int = 0, threads: int = 0) -> None:
     images = os.path.join(out, "Manually_Annotated_Images")
     sizes = {"train": train, "validation": validation}
     for split, csv_name in CSV_FILES.items():
         faces = SyntheticFaces(split, sizes[split], image_size=FACE_PIXELS, seed=seed, long_tailed=split == "train")
         os.makedirs(os.path.join(images, split), exist_ok=True)
-
-        def write(index: int) -> list[str]:
-            photo, (x, y, w, h), label = _photo(faces, index, seed + (0 if split == "train" else 1_000_003))
-            name = f"{split}/{index:07d}.jpg"
-            photo.save(os.path.join(images, name), quality=90)
-            points = TEMPLATE * [w, h] + [x, y]
-            valence, arousal = VALENCE_AROUSAL[label]
-            return [
-                name,
-                str(x),
-                str(y),
-                str(w),
-                str(h),
-                ";".join(f"{v:.2f}" for v in points.reshape(-1)),
-                str(label),
-                f"{valence:.3f}",
-                f"{arousal:.3f}",
-            ]
-
+        write = functools.partial(_write_photo, images, faces, split, seed)
         with ThreadPoolExecutor(threads or os.cpu_count() or 1) as pool:
             rows = list(pool.map(write, range(sizes[split])))
         with open(os.path.join(out, csv_name), "w", newline="") as f:

@@ -40,7 +40,7 @@ jpeg_bytes, png_bytes = image_files.encode_jpeg, image_files.encode_png
 # Files every format is given some of. Each maps a file name suffix to (bytes, the reason it is skipped or None).
 def odd_images(base: Image.Image) -> dict[str, tuple[bytes, str | None]]:
     """Images in every awkward encoding: the converted ones keep their record, the broken ones are skipped."""
-    sixteen_bit = Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257))
+    sixteen_bit = Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257)
     good = jpeg_bytes(base)
     huge, big = bytearray(bmp_bytes(base)), bytearray(bmp_bytes(base))
     huge[18:26] = (200_000).to_bytes(4, "little") * 2  # damaged headers claiming 200,000 and 9,000 pixels a side:
@@ -100,7 +100,7 @@ def write_affectnet_official(root: str, per_class: dict[str, int], headerless_va
     for split, csv_name in (("train", "training.csv"), ("validation", "validation.csv")):
         rows, written, skipped = [], {}, {}
 
-        def row(name, code, box=AFFECTNET_BOX, valence="0.25", arousal="-0.5"):
+        def row(name, code, box=AFFECTNET_BOX, valence="0.25", arousal="-0.5", rows=rows):
             rows.append([name, *map(str, box), landmarks, str(code), valence, arousal])
 
         for code in range(8):

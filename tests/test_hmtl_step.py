@@ -81,7 +81,7 @@ def test_joint_step_on_eight_devices_matches_one_device(combine, view):
     )
     one_state, one = _run_steps(config, 3, jax.devices()[:1])
     eight_state, eight = _run_steps(config, 3, jax.devices())
-    for a, b in zip(one, eight):
+    for a, b in zip(one, eight, strict=True):
         assert a.keys() == b.keys() >= {"emotion_loss", "jigsaw_loss", "jigsaw_accuracy", "pixel_loss"}
         for key in a:
             np.testing.assert_allclose(a[key], b[key], rtol=2e-4, atol=1e-6, err_msg=key)

@@ -48,7 +48,7 @@ def test_transparent_pixels_become_black():
 
 
 def test_broken_files_are_refused_with_their_reason(base, tmp_path):
-    for name, (data, reason) in fx.odd_images(base).items():
+    for data, reason in fx.odd_images(base).values():
         if reason is None:
             continue
         with pytest.raises(BadImage, match=re.escape(reason)):

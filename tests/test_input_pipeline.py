@@ -45,7 +45,7 @@ def test_same_seed_same_batches_other_seed_other_batches(source):
     again = _take(create_train_iterator(source, _config(seed=1), num_epochs=2), 6)
     other = _take(create_train_iterator(source, _config(seed=2), num_epochs=2), 6)
     _assert_same(first, again)
-    assert any(not np.array_equal(a["image"], b["image"]) for a, b in zip(first, other))
+    assert any(not np.array_equal(a["image"], b["image"]) for a, b in zip(first, other, strict=True))
 
 
 def test_epochs_are_reshuffled_and_cover_every_record(source):

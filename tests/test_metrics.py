@@ -62,7 +62,7 @@ def test_eval_metrics_match_sklearn_over_batches_with_padding():
     assert summary["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(labels, predicted))
     assert summary["macro_f1"] == pytest.approx(f1_score(labels, predicted, average="macro"))
     per_class = recall_score(labels, predicted, average=None, labels=range(8))
-    for name, value in zip(CLASSES, per_class):
+    for name, value in zip(CLASSES, per_class, strict=True):
         assert summary[f"accuracy_{name}"] == pytest.approx(value)
 
 

@@ -68,7 +68,7 @@ def test_forward_gives_float32_logits_and_shrinking_features(name):
     assert logits.shape == (2, 8) and logits.dtype == jnp.float32
     assert np.isfinite(np.asarray(logits)).all()
     sizes = [f.shape[1] for f in features]
-    assert len(sizes) == 4 and all(a > b for a, b in zip(sizes, sizes[1:])), sizes
+    assert len(sizes) == 4 and all(a > b for a, b in zip(sizes, sizes[1:], strict=False)), sizes
     assert features[-1].shape[-1] == model.backbone.num_features
 
 

@@ -69,7 +69,7 @@ def test_latent_factors_are_in_their_ranges():
     elements = [source[i] for i in range(len(source))]
     for e in elements:
         limits = (DIFFICULTY.roll[1], DIFFICULTY.yaw[1], DIFFICULTY.pitch[1])
-        assert all(abs(e[k]) <= limit for k, limit in zip(("roll", "yaw", "pitch"), limits))
+        assert all(abs(e[k]) <= limit for k, limit in zip(("roll", "yaw", "pitch"), limits, strict=True))
         assert 0.0 <= e["intensity"] <= 1.0 and (e["intensity"] == 0) == (e["label"] == 0)
         assert e["male"] in (0, 1) and e["has_glasses"] in (0, 1) and e["occluded"] in (0, 1)
         assert 0.0 <= e["skin_tone"] <= 1.0

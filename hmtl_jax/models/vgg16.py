@@ -79,7 +79,7 @@ def features(params, images: jax.Array, layers, dtype=jnp.float32) -> list[jax.A
     x = x.astype(dtype)
     wanted = set(layers)
     found = {}
-    for (name, _, _, _, pool_before), (kernel, bias) in zip(LAYERS, params):
+    for (name, _, _, _, pool_before), (kernel, bias) in zip(LAYERS, params, strict=False):
         if pool_before:
             x = jax.lax.reduce_window(x, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
         x = jax.lax.conv_general_dilated(

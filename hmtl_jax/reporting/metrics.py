@@ -72,6 +72,6 @@ def summarize_confusion(confusion: np.ndarray, class_names: tuple[str, ...]) -> 
         "balanced_accuracy": float(recall[true_counts > 0].mean()) if np.any(true_counts > 0) else 0.0,
         "macro_f1": float(f1.mean()),
     }
-    for name, value in zip(class_names, recall):
+    for name, value in zip(class_names, recall, strict=True):
         summary[f"accuracy_{name}"] = float(value)
     return summary

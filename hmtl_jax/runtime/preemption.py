@@ -26,7 +26,7 @@ class StopRequests:
         self.received: int | None = None
         self._previous = {}
 
-    def __enter__(self) -> "StopRequests":
+    def __enter__(self) -> StopRequests:
         # Python delivers signals to the main thread only; elsewhere (a notebook's worker thread) keep the defaults.
         if jax.process_count() == 1 and threading.current_thread() is threading.main_thread():
             for number in self.SIGNALS:

@@ -4,9 +4,10 @@
         --train_sizes 6000:10,1200:50 --seeds 0,1,2 --root workdirs/results
 
 Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_n<size>_s<seed> --config.seed=S
---config.data.train_size=N [--config.num_epochs=E]` (a size is N or N:E; the seed sets initialisation, data order, pretext draws and dropout; the faces stay
-the same). A run already finished is not repeated and an interrupted one resumes, so rerunning the command after a
-crash completes the sweep. The table is printed and written to <root>/summary.md, the figures to summary.json.
+--config.data.train_size=N [--config.num_epochs=E]` (a size is N or N:E; the seed sets initialisation, data order,
+pretext draws and dropout; the faces stay the same). A run already finished is not repeated and an interrupted
+one resumes, so rerunning the command after a crash completes the sweep. The table is printed and written to
+<root>/summary.md, the figures to summary.json.
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         class_weights = class_weights_from_labels(train_source.labels(), len(class_names))
         log.info(
             "Class weights (largest class count / class count): %s",
-            ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights)),
+            ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights, strict=True)),
         )
     jitted = jit_training(
         config, mesh, len(class_names), steps_per_epoch, class_weights, workdir_permutation_set(config, workdir)

@@ -32,7 +32,7 @@ class NonFiniteGuard:
         """The metrics of the finite steps among `pending` [(step, metrics, health)]; raises NonFiniteLoss when the
         run must stop."""
         flags = jax.device_get([health["finite"] for _, _, health in pending])
-        bad = [(step, health) for (step, _, health), finite in zip(pending, flags) if not finite]
+        bad = [(step, health) for (step, _, health), finite in zip(pending, flags, strict=True) if not finite]
         if bad:
             step, health = bad[0]
             terms = ", ".join(f"{k}={float(v):.4g}" for k, v in jax.device_get(health).items() if k != "finite")
@@ -57,4 +57,4 @@ class NonFiniteGuard:
                     f"{self.max_skipped} (the last at step {bad[-1][0]}): the run has diverged. The latest checkpoint "
                     "holds no non-finite value; lower the learning rate or clip gradients and rerun."
                 )
-        return [metrics for (_, metrics, _), finite in zip(pending, flags) if finite]
+        return [metrics for (_, metrics, _), finite in zip(pending, flags, strict=True) if finite]

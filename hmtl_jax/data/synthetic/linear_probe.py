@@ -36,7 +36,7 @@ def _render(args: tuple[str, int, int, int, int, int]) -> tuple[np.ndarray, np.n
 def load_pixels(split: str, num_records: int, size: int, seed: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
     """(flattened pixels in [0, 1], labels) of a whole split, rendered in `workers` processes."""
     bounds = np.linspace(0, num_records, max(1, workers) * 4 + 1).astype(int)
-    jobs = [(split, num_records, size, seed, a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    jobs = [(split, num_records, size, seed, a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
     with ProcessPoolExecutor(max(1, workers)) as pool:
         parts = list(pool.map(_render, jobs))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -82,7 +82,7 @@ def main() -> None:
         f"(chance {1 / len(CLASS_NAMES):.1%}); total {time.perf_counter() - start:.0f} s"
     )
     per_class = [np.mean(predictions[y_val == k] == k) for k in range(len(CLASS_NAMES))]
-    print("  per class: " + ", ".join(f"{n} {a:.0%}" for n, a in zip(CLASS_NAMES, per_class)))
+    print("  per class: " + ", ".join(f"{n} {a:.0%}" for n, a in zip(CLASS_NAMES, per_class, strict=True)))
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
     python -m hmtl_jax.tools.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
 
-Times the jitted train step alone (the one training runs, from the same `training.jitted.jit_training`) on a fixed random batch
-already on device, so the figure is the device's work, not the input pipeline's. The configs are timed in
-interleaved rounds (A B C A B C ...) and the median of each is reported with its ratio to the first config, so
-drift of a shared machine hits every config alike.
+Times the jitted train step alone (the one training runs, from the same `training.jitted.jit_training`) on a
+fixed random batch already on device, so the figure is the device's work, not the input pipeline's. The configs
+are timed in interleaved rounds (A B C A B C ...) and the median of each is reported with its ratio to the first
+config, so drift of a shared machine hits every config alike.
 """
 
 from __future__ import annotations
