@@ -11,7 +11,7 @@ from sklearn.metrics import (
     recall_score,
 )
 
-from hmtl_jax.reporting.confusion_image import render_confusion_matrix
+from hmtl_jax.reporting.confusion_image import CELL, HEADER, LABEL_WIDTH, render_confusion_matrix
 from hmtl_jax.reporting.metrics import (
     EvalMetrics,
     summarize_confusion,
@@ -102,9 +102,42 @@ def test_train_metrics_average_loss_accuracy_and_task_scalars():
     assert computed["accuracy"] == pytest.approx(accuracy_score(labels, logits.argmax(-1)))
 
 
+def _cell_colours(image: np.ndarray, n: int) -> np.ndarray:
+    """The fill colour of every cell (rows x columns x RGB): the median of its inside, which the count's text and
+    the outline do not reach."""
+    cells = np.zeros((n, n, 3))
+    for i in range(n):
+        for j in range(n):
+            y, x = HEADER + i * CELL, LABEL_WIDTH + j * CELL
+            cells[i, j] = np.median(image[y + 2 : y + CELL - 2, x + 2 : x + CELL - 2].reshape(-1, 3), axis=0)
+    return cells
+
+
+def _expected_colours(confusion: np.ndarray) -> np.ndarray:
+    """White (share 0) to blue (share 1) by each cell's share of its row: rows are the true classes."""
+    level = np.floor(255 * (1 - confusion / confusion.sum(axis=1, keepdims=True)))
+    return np.stack([level, level, np.full_like(level, 255)], axis=-1)
+
+
 def test_confusion_image_is_rgb_and_shows_the_diagonal():
     confusion = np.diag(np.arange(1, 9)) + 1
     image = render_confusion_matrix(confusion, CLASSES)
     assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
     # Diagonal cells are the darkest blue: row share 1/2 or more vs 1/(n+7) off-diagonal.
     assert image.mean() < 250
+    cells = _cell_colours(image, 8)
+    np.testing.assert_allclose(cells, _expected_colours(confusion), atol=1)
+    darkest = cells[..., 0].argmin(axis=1)
+    np.testing.assert_array_equal(darkest, np.arange(8))  # every row's darkest cell is on the diagonal
+
+    # A classifier that calls every class the next one: the dark cells leave the diagonal for (i, i + 1), so an
+    # image drawn with rows and columns swapped, or from a column-normalised matrix, would not pass.
+    shifted = (np.arange(8) + 1) % 8
+    permuted = np.ones((8, 8), np.int64)
+    permuted[np.arange(8), shifted] = np.arange(10, 18)
+    permuted[0, 3] = 9  # a second confusion in one row only, so no row or column is like another
+    permuted_image = render_confusion_matrix(permuted, CLASSES)
+    assert not np.array_equal(permuted_image, image)
+    permuted_cells = _cell_colours(permuted_image, 8)
+    np.testing.assert_allclose(permuted_cells, _expected_colours(permuted), atol=1)
+    np.testing.assert_array_equal(permuted_cells[..., 0].argmin(axis=1), shifted)
