@@ -4,7 +4,7 @@ Command:   python -m hmtl_jax.main --config=configs/demo.py --workdir=workdirs/d
 Hardware:  any CPU; measured on a 2-core, 24 GB machine: about 8 min, about 245 images/s, 0.9 GB of memory.
 Expected:  validation accuracy 29.2 / 68.5 / 80.2 / 81.9 % after epochs 2 / 4 / 6 / 8 (macro-F1 81.9 % at the end;
            chance 12.5 %). Deterministic: a rerun from scratch on the same machine prints the same figures (a change
-           of the step's float rounding moves them by a few points; see the README).
+           of the step's float rounding moves them by a few points: training amplifies last-bit differences).
 """
 
 from hmtl_jax.config.defaults import base_config

@@ -29,7 +29,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.in_memory = False  # synthetic_faces only: render every face once at start (for many epochs of few faces)
 
     c.input = ml_collections.ConfigDict()
-    c.input.augment = "weak"  # none | weak | strong (DESIGN.md §2)
+    c.input.augment = "weak"  # none | weak | strong (docs/PAPER.md, hmtl_jax/data/augment.py)
     c.input.flip = True
     c.input.eval_crop_fraction = 1.0  # centred crop of the validation images (1.0 = whole image)
     c.input.worker_count = 0  # Grain worker processes; 0 reads in threads of the training process

@@ -10,7 +10,7 @@ from hmtl_jax.config.defaults import base_config
 
 
 def affectnet_base() -> ml_collections.ConfigDict:
-    """The paper's supervised recipe (DESIGN.md §2): EfficientNet-B0 from scratch on AffectNet-8, AdaBelief lr 1e-3,
+    """The paper's supervised recipe (docs/PAPER.md): EfficientNet-B0 from scratch on AffectNet-8, AdaBelief lr 1e-3,
     batch 32, 80 epochs with /10 at epochs 15 and 40, class weights majority/count, dropout 0.3, weak augmentation,
     pixels in [0, 1], no weight decay, no label smoothing, mixed precision."""
     c = base_config()

@@ -1,7 +1,8 @@
-"""Host-side augmentation: the paper's "weak" and "strong" levels (DESIGN.md §2), plus horizontal flip.
+"""Host-side augmentation: the paper's "weak" and "strong" levels (docs/PAPER.md), plus horizontal flip.
 
 weak:   contrast x[0.6, 1.4], rotation +-15 deg, centred crop of a random fraction [0.69, 0.99] of the side, resize.
-strong: weak with rotation +-20 deg, plus brightness +-0.05, Gaussian noise sigma <= 0.05 and Gaussian blur.
+strong: weak with rotation +-20 deg, plus brightness +-0.05, Gaussian noise sigma <= 0.05 and Gaussian blur (the
+        paper's 60 x 60 cutout is not implemented).
 The pretext views of HMTL (jigsaw, masks) are not made here: they are built on device inside the train step.
 Transforms are classes, not closures, because Grain worker processes must pickle them.
 """

@@ -1,7 +1,8 @@
 """Analytic FLOPs of a jitted function: 2 x multiply-adds of every convolution and matrix product in its jaxpr.
 
-Why not XLA's cost analysis: on GPU it does not count convolutions (DESIGN.md §6), which are nearly all of a CNN's
-work. Elementwise work is left out on purpose: the floor it feeds compares matrix-unit work with the matrix peak.
+Why not XLA's cost analysis: on GPU it does not count the convolutions that run as cuDNN calls
+(docs/PERFORMANCE.md), which are nearly all of a CNN's work. Elementwise work is left out on purpose: the floor it
+feeds compares matrix-unit work with the matrix peak.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """What this device can do at best, measured in the same run as the steps: the matrix-multiply rate and the copy
-bandwidth. They turn a step's FLOPs and bytes into its floor time (DESIGN.md §6)."""
+bandwidth. They turn a step's FLOPs and bytes into its floor time (docs/PERFORMANCE.md, "How throughput measures")."""
 
 from __future__ import annotations
 
