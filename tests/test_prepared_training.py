@@ -9,6 +9,8 @@ import pytest
 
 from data_pipelines.prepare import prepare
 from hmtl_jax.config.overrides import load_config
+from hmtl_jax.data.input_pipeline import create_train_iterator
+from hmtl_jax.data.sources import create_sources
 from hmtl_jax.training.loop import train_and_evaluate
 from tests import data_fixtures as fx
 from tests.helpers import REPO, tiny_config
@@ -62,3 +64,13 @@ def test_a_fraction_with_balanced_sampling_trains(tmp_path, cache_dir, affectnet
     records = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
     # 37 train records -> 18 in the stratified half (2 of each class's 4, 4 of happy's 9): one step of 16
     assert max(r["step"] for r in records) == 1
+
+    # The train stream this config gives the run (the calls train_and_evaluate makes, over more epochs) draws the
+    # classes equally often from the half: shuffling would give happy 4/18 = 0.22 of the draws and the others 0.11.
+    train, _, _ = create_sources(config.data)
+    half = np.bincount(train.labels(), minlength=8)
+    np.testing.assert_array_equal(half, [2, 4, 2, 2, 2, 2, 2, 2])
+    epochs = 40
+    iterator = create_train_iterator(train, config, num_epochs=epochs)
+    labels = np.concatenate([next(iterator)["label"] for _ in range(len(train) * epochs // config.batch_size)])
+    np.testing.assert_allclose(np.bincount(labels, minlength=8) / len(labels), 1 / 8, atol=0.03)
