@@ -1,5 +1,7 @@
 """The jitted step on a mesh of 8 (simulated) devices computes what it computes on one device."""
 
+import re
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -109,6 +111,13 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
         sharding.batch_sharding(mesh),
     )
     batch = sharding.make_global_batch(_batch(), mesh)
+    # Every convolution and matrix product of the step, forward and backward, multiplies bf16 operands.
+    program = step.lower(state, batch, ()).as_text()
+    products = re.findall(
+        r"stablehlo\.(?:convolution|dot_general)\b.*: \(tensor<[^>]*x(\w+)>, tensor<[^>]*x(\w+)>\)", program
+    )
+    assert len(products) >= 30, f"expected the network's convolutions in the step, found {len(products)}"
+    assert {dtype for pair in products for dtype in pair} == {"bf16"}
     losses = []
     for _ in range(8):
         state, metrics, _ = step(state, batch, ())
