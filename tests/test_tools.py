@@ -1,5 +1,6 @@
 """The command-line tools around training: the seed sweep, the benchmarks, the in-memory source."""
 
+import inspect
 import json
 import os
 import subprocess
@@ -174,6 +175,12 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
     assert any(f"PyTorch resnet18 SL ({source} eager)" in result.stdout for source in ("timm", "torchvision"))
 
 
+def _sl_config(batch):
+    from hmtl_jax.tools.benchmark import throughput
+
+    return throughput.task_config("resnet_tiny", "sl", 32, batch, False, "", [])
+
+
 def test_largest_batch_search_stays_within_the_memory_limit():
     import jax
 
@@ -181,14 +188,60 @@ def test_largest_batch_search_stays_within_the_memory_limit():
     from hmtl_jax.tools.benchmark import throughput
 
     mesh = sharding.create_mesh()
+    # The command line's search measures XLA's memory analysis of the compiled step; here the same, compiled once.
+    assert (
+        inspect.signature(throughput.largest_batch).parameters["peak_bytes"].default is throughput.compiled_peak_bytes
+    )
+    compiled = {}  # batch -> XLA's peak bytes: each batch size is compiled once, by the test or by the search
 
-    def make_config(batch):
-        return throughput.task_config("resnet_tiny", "sl", 32, batch, False, "", [])
+    def peak(config, mesh=mesh):
+        if config.batch_size not in compiled:
+            compiled[config.batch_size] = throughput.compiled_peak_bytes(config, mesh)
+        return compiled[config.batch_size]
 
-    def peak(batch):
-        return throughput.compiled_peak_bytes(make_config(batch), mesh)
-
-    limit = (peak(16) + peak(32)) / 2  # 16 fits, 32 does not
-    largest = throughput.largest_batch(make_config, mesh, 8, limit)
+    limit = (peak(_sl_config(16)) + peak(_sl_config(32))) / 2  # 16 fits, 32 does not
+    largest = throughput.largest_batch(_sl_config, mesh, 16, limit, peak_bytes=peak)
     assert largest % jax.device_count() == 0 and 16 <= largest < 32
-    assert peak(largest) < limit
+    assert peak(_sl_config(largest)) < limit
+    assert peak(_sl_config(largest + jax.device_count())) >= limit  # and the next multiple would not fit
+    assert sorted(compiled) == [16, 24, 32]  # the search compiled no batch twice nor any it did not need
+
+
+# The search's answer on memory laws known in advance (a stub peak-memory function: the search is under test):
+# (start batch, bytes a step needs for a batch, limit, the largest multiple of 8 devices below the limit).
+SEARCHES = [
+    (8, lambda b: 1000 * b, 9_000, 8),
+    (8, lambda b: 1000 * b, 40_500, 40),  # found by bisecting between 32 (fits) and 64 (does not)
+    (16, lambda b: 1000 * b, 1_000_001, 1000),
+    (256, lambda b: 1000 * b, 100_000, 96),  # the start does not fit: bisecting down from it
+    (64, lambda b: 5e6 + 300 * b**2, 8e6, 96),  # memory growing faster than the batch
+    (8, lambda b: 1000 * b, 7_000, 0),  # not even one row per device fits
+]
+
+
+@pytest.mark.parametrize("start,need,limit,expected", SEARCHES)
+def test_largest_batch_search_finds_the_largest_multiple_of_the_device_count_that_fits(start, need, limit, expected):
+    import jax
+
+    from hmtl_jax.tools.benchmark import throughput
+
+    assert jax.device_count() == 8
+    probed = []
+
+    def peak(config, mesh):
+        probed.append(config.batch_size)
+        return need(config.batch_size)
+
+    assert throughput.largest_batch(_sl_config, None, start, limit, peak_bytes=peak) == expected
+    assert len(probed) == len(set(probed)) and len(probed) <= 2 * max(expected, start).bit_length()
+
+
+def test_largest_batch_search_counts_a_batch_that_does_not_compile_as_not_fitting():
+    from hmtl_jax.tools.benchmark import throughput
+
+    def peak(config, mesh):
+        if config.batch_size > 48:
+            raise RuntimeError("RESOURCE_EXHAUSTED: XLA could not allocate the step's buffers")
+        return 1.0
+
+    assert throughput.largest_batch(_sl_config, None, 8, 100.0, peak_bytes=peak) == 48

@@ -149,13 +149,14 @@ def compiled_peak_bytes(config, mesh) -> float:
     return _peak_bytes(jitted.train_step.lower(state, batch, jitted.perceptual_params).compile())
 
 
-def largest_batch(make_config, mesh, start: int, limit_bytes: float) -> int:
-    """The largest batch (a multiple of the device count, doubling then bisecting) whose step fits `limit_bytes`."""
+def largest_batch(make_config, mesh, start: int, limit_bytes: float, peak_bytes=compiled_peak_bytes) -> int:
+    """The largest batch (a multiple of the device count, doubling then bisecting) whose step fits `limit_bytes`:
+    `peak_bytes(config, mesh)` below it, by default XLA's memory analysis of the compiled step. 0 if none fits."""
     unit = jax.device_count()
 
     def fits(batch):
         try:
-            return compiled_peak_bytes(make_config(batch), mesh) < limit_bytes
+            return peak_bytes(make_config(batch), mesh) < limit_bytes
         except Exception:  # noqa: BLE001 - XLA refuses to compile what cannot fit
             return False
 
