@@ -1,4 +1,4 @@
-"""Miniature copies of the real data sets' releases, in their exact on-disk formats (DESIGN.md §4), built at test
+"""Miniature copies of the real data sets' releases, in their exact on-disk formats (docs/DATASETS.md), built at test
 time: a few images per class, plus the broken files and rows users meet. No licensed data is involved.
 
 Face images are flat patterns whose colour encodes the record, so a test can check which image and which part of
@@ -184,7 +184,7 @@ def write_affectnet_224(root: str, per_class: int) -> dict:
     return expected
 
 
-RAFDB_TO_CANONICAL = {1: 3, 2: 4, 3: 5, 4: 1, 5: 2, 6: 6, 7: 0}  # DESIGN.md §4, independent of label_maps.py
+RAFDB_TO_CANONICAL = {1: 3, 2: 4, 3: 5, 4: 1, 5: 2, 6: 6, 7: 0}  # docs/DATASETS.md, independent of label_maps.py
 
 
 def write_rafdb(root: str, per_class: int) -> dict:
@@ -211,7 +211,7 @@ def write_rafdb(root: str, per_class: int) -> dict:
     return expected
 
 
-FER_TO_CANONICAL = {0: 6, 1: 5, 2: 4, 3: 1, 4: 2, 5: 3, 6: 0}  # DESIGN.md §4
+FER_TO_CANONICAL = {0: 6, 1: 5, 2: 4, 3: 1, 4: 2, 5: 3, 6: 0}  # docs/DATASETS.md
 
 
 def fer_grey(code: int) -> int:
@@ -268,7 +268,7 @@ def write_fer2013(root: str, per_class: int) -> dict:
                 votes[column] = 7
                 votes[(column + 1) % 8] = 1  # a single vote: noise
                 votes[(column + 2) % 8] = 2
-                canonical = [0, 1, 3, 2, 6, 5, 4, 7][column]  # FERPlus column order -> canonical (DESIGN.md §4)
+                canonical = [0, 1, 3, 2, 6, 5, 4, 7][column]  # FERPlus column order -> canonical (docs/DATASETS.md)
                 plus["written"][split][canonical] = plus["written"][split].get(canonical, 0) + 1
                 plus["votes"][image_name] = (canonical, votes)
             plus_rows.append([usage, image_name, *map(str, votes)])
