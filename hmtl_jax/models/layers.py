@@ -7,6 +7,9 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 from flax import nnx
+from jax import lax
+
+from hmtl_jax.models.depthwise import depthwise_conv_general_dilated
 
 # PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the *old* average, so 0.9.
 BN_MOMENTUM = 0.9
@@ -58,6 +61,8 @@ class ConvBN(nnx.Module):
             feature_group_count=groups,
             use_bias=False,  # the BatchNorm bias makes a conv bias redundant
             kernel_init=he_normal_fan_out(groups),
+            # Depthwise convolutions take the shifted form on CPU (models/depthwise.py says why).
+            conv_general_dilated=depthwise_conv_general_dilated if groups > 1 else lax.conv_general_dilated,
             dtype=dtype,
             param_dtype=param_dtype,
             rngs=rngs,
