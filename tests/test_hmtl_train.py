@@ -5,11 +5,13 @@ import importlib.util
 import os
 
 import jax
+import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 from PIL import Image
 
+from hmtl_jax.config.defaults import base_config
 from hmtl_jax.config.validation import check_config
 from hmtl_jax.data.input_pipeline import iterate_eval_batches
 from hmtl_jax.data.sources import create_sources
@@ -105,6 +107,85 @@ def test_impossible_task_settings_fail_at_start(overrides, message):
         check_config(tiny_config(**overrides))
 
 
+# What each shipped SL config sets, written out (every other key is base_config's default): the paper's recipe
+# (docs/PAPER.md) for AffectNet, the CPU-sized comparison for the synthetic faces.
+SL_RECIPES = {
+    "affectnet": {
+        "data.name": "affectnet/8class",
+        "data.data_dir": "~/tensorflow_datasets",
+        "data.eval_split": "validation",
+        "data.image_size": 224,
+        "input.augment": "weak",
+        "input.flip": False,
+        "input.worker_count": 8,
+        "model.name": "efficientnet_b0",
+        "model.dropout_rate": 0.3,
+        "loss.class_weights": True,
+        "optimizer.name": "adabelief",
+        "optimizer.learning_rate": 1e-3,
+        "schedule.name": "step",
+        "schedule.decay_epochs": (15, 40),
+        "schedule.decay_factor": 0.1,
+        "batch_size": 32,
+        "num_epochs": 80,
+        "half_precision": True,
+        "checkpoint_every_steps": 2000,
+    },
+    "synthetic": {
+        "data.name": "synthetic_faces",
+        "data.image_size": 48,
+        "data.train_size": 6_000,
+        "data.validation_size": 2_000,
+        "data.in_memory": True,
+        "input.augment": "none",
+        "model.name": "resnet_tiny",
+        "model.dropout_rate": 0.1,
+        "optimizer.name": "adamw",
+        "optimizer.learning_rate": 3e-3,
+        "optimizer.weight_decay": 1e-4,
+        "schedule.name": "cosine",
+        "batch_size": 64,
+        "num_epochs": 10,
+        "log_every_steps": 50,
+        "eval_every_epochs": 5,
+        "checkpoint_every_steps": 500,
+    },
+}
+# How each other variant differs from its data set's SL config, written out: its tasks' weights, and the
+# settings a task needs (225 px for 3 whole jigsaw tiles; AffectNet's in-painting adds the VGG-16 loss).
+# Everything else (data, seed, model, optimiser, schedule, loss, input, budget) must be the SL config's.
+VGG16 = {"inpaint.perceptual_network": "vgg16", "inpaint.perceptual_weights": "~/.cache/hmtl_jax/vgg16-397923af.pth"}
+TASK_DIFFERENCES = {
+    "affectnet": {
+        "puzzle": {"jigsaw.weight": 1.0, "data.image_size": 225},
+        "inpaint": {"inpaint.weight": 1.0, **VGG16},
+        "hmtl": {"jigsaw.weight": 1.0, "data.image_size": 225, "inpaint.weight": 1.0, **VGG16},
+    },
+    "synthetic": {
+        "puzzle": {"jigsaw.weight": 1.0},
+        "inpaint": {"inpaint.weight": 1.0},
+        "hmtl": {"jigsaw.weight": 1.0, "inpaint.weight": 1.0},
+    },
+}
+
+
+def _flat(config) -> dict:
+    """{"section.key": value} of every setting, tuples for sequences (so written-out values compare)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, ml_collections.ConfigDict):
+            out.update({f"{key}.{k}": v for k, v in _flat(value).items()})
+        else:
+            out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def _differences(config, reference) -> dict:
+    flat, ref = _flat(config), _flat(reference)
+    assert flat.keys() == ref.keys()
+    return {k: v for k, v in flat.items() if v != ref[k]}
+
+
 @pytest.mark.parametrize("name", ["sl", "puzzle", "inpaint", "hmtl"])
 @pytest.mark.parametrize("dataset", ["synthetic", "affectnet"])
 def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset, tmp_path):
@@ -118,6 +199,14 @@ def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset,
     config, sl = load(name), load("sl")
     assert (config.jigsaw.weight > 0) == (name in ("puzzle", "hmtl"))
     assert (config.inpaint.weight > 0) == (name in ("inpaint", "hmtl"))
+    if name == "sl":
+        # The reference itself: its recipe's settings, and base_config's default for every other key (seed, data
+        # subset, pretext tasks off, ...). A key the recipe sets to the default's value is no difference.
+        recipe = SL_RECIPES[dataset]
+        assert {k: _flat(config)[k] for k in recipe} == recipe
+        assert _differences(config, base_config()).keys() <= recipe.keys()
+    else:
+        assert _differences(config, sl) == TASK_DIFFERENCES[dataset][name]
     for section in ("model", "optimizer", "schedule", "loss", "input"):
         assert config[section].to_dict() == sl[section].to_dict(), section
     assert (config.num_epochs, config.batch_size) == (sl.num_epochs, sl.batch_size)
