@@ -59,6 +59,10 @@ def test_warmup_then_cosine():
     assert float(lr(25)) == pytest.approx(0.5e-3)
     assert float(lr(50)) == pytest.approx(1e-3)
     assert float(lr(1000)) == pytest.approx(0.0, abs=1e-9)
+    # Between, the half cosine over the 950 decay steps: 1/5 and 4/5 of the way, lr = 1e-3 (1 +- cos 36 deg) / 2 with
+    # cos 36 deg = (1 + sqrt 5) / 4, i.e. (5 + sqrt 5) / 8 and (3 - sqrt 5) / 8 of 1e-3 (a linear decay: 0.8 and 0.2).
+    assert float(lr(50 + 190)) == pytest.approx(1e-3 * (5 + np.sqrt(5)) / 8, rel=1e-5)  # 0.905e-3
+    assert float(lr(50 + 760)) == pytest.approx(1e-3 * (3 - np.sqrt(5)) / 8, rel=1e-5)  # 0.095e-3
 
 
 def _textbook_steps(name, w, steps, lr, weight_decay, b1=0.9, b2=0.999, momentum=0.9):
