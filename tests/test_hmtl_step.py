@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from hmtl_jax.runtime import sharding
+from hmtl_jax.training.multitask_loss import loss_and_grads
 from tests.helpers import backbone_grad_norm, jitted_for, random_batch, tiny_config
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
@@ -64,7 +65,10 @@ def test_each_pretext_loss_alone_sends_gradient_into_the_shared_backbone(task):
     )
     assert norm > 1e-4, f"no gradient reached the backbone from {task}"
     assert np.all(np.asarray(grads["head"]["dense"]["kernel"]) == 0), "the emotion head has weight 0"
-    assert "jigsaw_loss" in scalars or "pixel_loss" in scalars
+    # The task's own loss, and not the other task's: the gradient is the named task's.
+    own, other = ("jigsaw_loss", "pixel_loss") if "jigsaw.weight" in task else ("pixel_loss", "jigsaw_loss")
+    assert own in scalars and other not in scalars, scalars
+    assert np.isfinite(scalars[own]) and scalars[own] > 0
 
 
 @pytest.mark.parametrize("combine,view", [("compose", "pretext"), ("split", "clean")])
@@ -92,9 +96,23 @@ def test_joint_step_on_eight_devices_matches_one_device(combine, view):
 
 def test_total_loss_is_the_weighted_sum_of_the_task_losses():
     config = tiny_config(**{**HMTL, "loss.emotion_weight": 0.5, "jigsaw.weight": 2.0, "inpaint.weight": 3.0})
-    _, history = _run_steps(config, 1, jax.devices()[:1])
-    first = history[0]
-    expected = 0.5 * first["emotion_loss"] + 2.0 * first["jigsaw_loss"] + 3.0 * first["pixel_loss"]
-    assert first["loss"] == pytest.approx(expected, rel=1e-5)
+    mesh, jitted = jitted_for(config, jax.devices()[:1])
+    state = jitted.init(jax.random.key(0))
+    batch = random_batch(0)
+    # What the train step computes: the total, the emotion logits and each task's loss of one forward pass.
+    (loss, (logits, scalars, _)), _ = jax.jit(
+        lambda s, b: loss_and_grads(
+            jitted.graphdef, s.params, s.batch_stats, b, jax.random.key(1), jitted.perceptual_params, jitted.spec
+        )
+    )(state, sharding.make_global_batch(batch, mesh))
+    first = {k: float(v) for k, v in scalars.items()}
+    # The emotion part recomputed here from the logits: mean cross-entropy of the labels, in float64.
+    logits = np.asarray(logits, np.float64)
+    log_probs = logits - logits.max(-1, keepdims=True)
+    log_probs -= np.log(np.exp(log_probs).sum(-1, keepdims=True))
+    emotion_ce = -np.mean(log_probs[np.arange(len(batch["label"])), batch["label"]])
+    assert first["emotion_loss"] == pytest.approx(emotion_ce, rel=1e-6)
+    expected = 0.5 * emotion_ce + 2.0 * first["jigsaw_loss"] + 3.0 * first["pixel_loss"]
+    assert float(loss) == pytest.approx(expected, rel=1e-6)
     # An untrained jigsaw head is close to uniform over the 100 permutations.
     assert first["jigsaw_loss"] == pytest.approx(np.log(100), rel=0.2)
