@@ -48,17 +48,35 @@ def test_same_seed_same_batches_other_seed_other_batches(source):
     assert any(not np.array_equal(a["image"], b["image"]) for a, b in zip(first, other, strict=True))
 
 
-def test_epochs_are_reshuffled_and_cover_every_record(source):
+class IndexedRecords:
+    """Record i is a uniform image of value i (label i % 8): every batch row says which record it came from."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> dict:
+        return {"image": np.full((32, 32, 3), index, np.uint8), "label": np.int32(index % 8)}
+
+    def labels(self) -> np.ndarray:
+        return np.arange(self.size, dtype=np.int32) % 8
+
+
+def test_epochs_are_reshuffled_and_cover_every_record():
     config = _config(augment="none")
     config.input.flip = False
-    batches = _take(create_train_iterator(source, config, num_epochs=2), 10)  # 40 records / 8 = 5 per epoch
-    labels_epoch = [
-        np.concatenate([b["label"] for b in batches[:5]]),
-        np.concatenate([b["label"] for b in batches[5:]]),
-    ]
-    np.testing.assert_array_equal(np.sort(labels_epoch[0]), np.sort(source.labels()))
-    images = [np.stack([b["image"] for b in batches[:5]]), np.stack([b["image"] for b in batches[5:]])]
-    assert not np.array_equal(images[0], images[1]), "the second epoch must use a new order"
+    records, epochs = IndexedRecords(40), 3
+    batches = _take(create_train_iterator(records, config, num_epochs=epochs), epochs * 5)  # 40 records / 8 = 5
+    images = np.concatenate([b["image"] for b in batches])
+    indices = images[:, 0, 0, 0].astype(np.int64)
+    assert (images == indices[:, None, None, None]).all(), "each row is one whole record"
+    np.testing.assert_array_equal(np.concatenate([b["label"] for b in batches]), indices % 8)
+    orders = indices.reshape(epochs, len(records))
+    for epoch, order in enumerate(orders):
+        np.testing.assert_array_equal(np.sort(order), np.arange(len(records)), err_msg=f"epoch {epoch}")
+    assert len({tuple(order) for order in orders}) == epochs, "every epoch must use a new order"
 
 
 def test_restored_iterator_state_continues_with_the_next_batch(source):
