@@ -73,21 +73,35 @@ def test_evaluation_uses_the_emotion_head_alone(tmp_path):
     state = jitted.init(jax.random.key(0))
     _, val_source, _ = create_sources(config.data)
 
-    def confusion(state):
-        total = 0
+    def evaluation(state):
+        """Per validation batch: the summed cross-entropy of the logits (any change of a logit shows) and the
+        confusion matrix."""
+        out = []
         for batch in iterate_eval_batches(val_source, config):
-            total = total + jitted.eval_step(state, sharding.make_global_batch(batch, mesh)).compute()["confusion"]
-        return total
+            metrics = jitted.eval_step(state, sharding.make_global_batch(batch, mesh))
+            out.append((np.asarray(metrics.loss.total), np.asarray(metrics.loss.count), metrics.compute()["confusion"]))
+        return out
 
-    def scramble(path, param):
-        in_pretext_head = any(getattr(k, "key", None) in ("jigsaw", "decoder") for k in path)
-        return param * -3.0 + 1.0 if in_pretext_head else param
+    def scrambled(heads):
+        def scramble(path, param):
+            return param * -3.0 + 1.0 if any(getattr(k, "key", None) in heads for k in path) else param
 
-    scrambled = state.replace(params=jax.tree_util.tree_map_with_path(scramble, state.params))
-    assert not np.array_equal(
-        scrambled.params["decoder"]["to_rgb"]["kernel"], state.params["decoder"]["to_rgb"]["kernel"]
-    )
-    np.testing.assert_array_equal(confusion(state), confusion(scrambled))
+        return state.replace(params=jax.tree_util.tree_map_with_path(scramble, state.params))
+
+    pretext_scrambled = scrambled(("jigsaw", "decoder"))
+    before, after = ocp.tree.to_flat_dict(state.params), ocp.tree.to_flat_dict(pretext_scrambled.params)
+    changed = {key for key in before if not np.array_equal(before[key], after[key])}
+    in_pretext = {key for key in before if key[0] in ("jigsaw", "decoder")}
+    assert changed == in_pretext and {key[0] for key in changed} == {"jigsaw", "decoder"}  # every pretext parameter
+
+    reference = evaluation(state)
+    for (loss, count, confusion), (loss_b, count_b, confusion_b) in zip(
+        reference, evaluation(pretext_scrambled), strict=True
+    ):
+        assert loss == loss_b and count == count_b  # bit for bit
+        np.testing.assert_array_equal(confusion, confusion_b)
+    # The comparison sees a change of the emotion head's parameters.
+    assert [r[0] for r in evaluation(scrambled(("head",)))] != [r[0] for r in reference]
 
 
 @pytest.mark.parametrize(
