@@ -285,7 +285,7 @@ def test_missing_prepared_data_says_how_to_prepare_it(tmp_path):
 
 def test_class_names_for_rejects_other_sizes():
     assert class_names_for(7) == CLASS_NAMES[:7]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="7 or 8 classes, not 5"):
         class_names_for(5)
 
 
@@ -305,14 +305,21 @@ def test_a_preparation_killed_half_way_is_prepared_again_in_full(tmp_path):
         "1",
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # TFDS generates into a temporary `incomplete.*` folder and renames it to 1.0.0 when every split is written
+    # (about half a second of work for these 640 faces): kill while it exists, and check the kill landed there.
     deadline = time.monotonic() + 120
-    while not list((out / "affectnet" / "8class").glob("incomplete.*")) and time.monotonic() < deadline:
+    while not list((out / "affectnet" / "8class").glob("incomplete.*")):
+        assert process.poll() is None, "the preparation ended before it could be killed"
+        if time.monotonic() > deadline:
+            raise TimeoutError("the preparation never began writing")
         time.sleep(0.005)
-    time.sleep(0.2)  # well into the train split
+    time.sleep(0.1)  # into the train split
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
     version_dir = out / "affectnet" / "8class" / "1.0.0"
     assert not (version_dir / "preparation_report.json").exists()  # killed before the end: nothing counts as done
+    assert list((out / "affectnet" / "8class").glob("incomplete.*")), "the kill came after the records were written"
+    assert not version_dir.exists()
 
     report, _, name = prepare("affectnet", str(tmp_path / "release"), str(out), threads=2)
     assert sum(report.written["train"].values()) == 600 and sum(report.written["validation"].values()) == 40
