@@ -125,7 +125,7 @@ def test_bad_arguments_are_rejected(kwargs, message):
 
 @pytest.mark.parametrize("index", [-1, 8, 100])
 def test_index_out_of_range(index):
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match=f"index {index} out of range for 8 records"):
         SyntheticFaces("train", 8, image_size=32)[index]
 
 
