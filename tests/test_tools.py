@@ -3,6 +3,7 @@
 import inspect
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -54,11 +55,27 @@ def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
     assert (saved["seed"], saved["data"]["train_size"], saved["num_epochs"]) == (1, 16, 2)
     with open(os.path.join(root, "summary.json")) as f:
         figures = json.load(f)[config]
-    assert set(figures) == {"32", "16"} and all(0 <= v <= 1 for by in figures.values() for v in by.values())
+    # Every train size with an accuracy for each seed (the keys as JSON writes them), each a fraction.
+    assert {size: sorted(by) for size, by in figures.items()} == {"32": ["0", "1"], "16": ["0", "1"]}
+    assert all(0 <= v <= 1 for by in figures.values() for v in by.values())
     # A second invocation finds every run finished and trains nothing.
     second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "hmtl_jax.main" not in second.stdout
     assert "| tiny |" in second.stdout
+
+
+def _quotient(numerator, numerator_half_unit, denominator, denominator_half_unit):
+    """The range of numerator / denominator when both are known to within a half unit of their printed digits."""
+    return (
+        (numerator - numerator_half_unit) / (denominator + denominator_half_unit),
+        (numerator + numerator_half_unit) / (denominator - denominator_half_unit),
+    )
+
+
+def _agrees(printed: float, decimals: int, value_range) -> bool:
+    """Whether `printed` (rounded to `decimals`) is a rounding of some value in `value_range`."""
+    half = 0.5 * 10.0**-decimals + 1e-9
+    return value_range[0] - half <= printed <= value_range[1] + half
 
 
 @pytest.mark.slow
@@ -81,6 +98,12 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     assert [row[0] for row in rows] == [sl, hmtl]
     # No timing claim here (this machine is shared): the table is complete and the reference's ratio is 1.
     assert rows[0][3] == "1.00x" and float(rows[1][1]) > 0 and float(rows[1][3][:-1]) > 0
+    # The figures agree with each other: the ratio is the printed step times' ratio and img/s the batch of 16 over
+    # the step time, up to the rounding of what is printed (ms/step to 0.1, img/s to 1, the ratio to 0.01).
+    (sl_ms, hmtl_ms), ratio = (float(row[1]) for row in rows), float(rows[1][3][:-1])
+    assert _agrees(ratio, 2, _quotient(hmtl_ms, 0.05, sl_ms, 0.05)), (ratio, hmtl_ms, sl_ms)
+    for row in rows:
+        assert _agrees(float(row[2]), 0, _quotient(16_000, 0, float(row[1]), 0.05)), row
 
 
 def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path):
@@ -168,6 +191,18 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
     assert set(rows) == {"sl", "inpaint"}
     sl, inpaint = rows["sl"], rows["inpaint"]
     assert sl[5] == "1.00x"
+    # The figures agree with each other, up to the rounding of what is printed: in-painting's "vs SL" is the
+    # printed step times' ratio, img/s the batch of 8 over the step time, "ours / PyTorch" our SL img/s over
+    # PyTorch's.
+    (sl_ms, inpaint_ms), vs_sl = (float(row[4]) for row in (sl, inpaint)), float(inpaint[5][:-1])
+    assert _agrees(vs_sl, 2, _quotient(inpaint_ms, 0.05, sl_ms, 0.05)), (vs_sl, inpaint_ms, sl_ms)
+    for row in (sl, inpaint):
+        assert _agrees(float(row[3]), 0, _quotient(8_000, 0, float(row[4]), 0.05)), row
+    torch_line = re.search(r"SL \(\w+ eager\): (\d+) img/s; ours / PyTorch = ([\d.]+)x", result.stdout)
+    torch_rate, ours_over_torch = map(float, torch_line.groups())
+    ours = _quotient(8_000, 0, sl_ms, 0.05)  # our SL img/s, from the more precise ms/step
+    ours_over_torch_range = (ours[0] / (torch_rate + 0.5), ours[1] / (torch_rate - 0.5))
+    assert _agrees(ours_over_torch, 2, ours_over_torch_range), (ours_over_torch, sl_ms, torch_rate)
     cold, warm = float(sl[6]), float(sl[7])
     assert cold > warm  # the second compile came from the persistent cache
     assert float(inpaint[9]) > float(sl[9]) > 0  # GFLOP: the decoder and VGG-16 add work
