@@ -3,6 +3,7 @@ a bad config, and training as several JAX processes. Real subprocesses, real sig
 
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -85,21 +86,51 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp
     assert _losses(workdir)[TOTAL] == _losses(straight)[TOTAL]
 
 
+def _half_written(checkpoints):
+    """The temporary directories of checkpoint writes in progress (Orbax renames each to `<step>` when complete)."""
+    if not os.path.isdir(checkpoints):
+        return []
+    return sorted(name for name in os.listdir(checkpoints) if ".orbax-checkpoint-tmp" in name)
+
+
+def _kill_during_a_checkpoint_write(checkpoints, process, timeout=240):
+    """SIGKILL `process` as soon as a checkpoint's temporary directory appears. Returns the temporary directories
+    still there after the kill: empty if the write finished between the look and the kill."""
+    deadline = time.monotonic() + timeout
+    while not _half_written(checkpoints):
+        assert process.poll() is None, "the run ended before a checkpoint write could be interrupted"
+        if time.monotonic() > deadline:
+            raise TimeoutError("no checkpoint write began")
+        time.sleep(0.001)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=60) == -signal.SIGKILL
+    return _half_written(checkpoints)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kill_after", [3, 40])
 def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight, kill_after):
-    # A checkpoint every step: the kill lands during a step or during an asynchronous checkpoint write.
+    # A checkpoint every step, written in the background while the next steps run: after step `kill_after`, the
+    # kill lands while a checkpoint is half written (its temporary directory exists), and the test checks it did.
     config = write_config_file(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
     workdir = str(tmp_path / "run")
-    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
-    _wait_for_step(workdir, kill_after, process)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait(timeout=60) == -signal.SIGKILL
-    latest = ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).latest_step()
-    assert latest is not None and latest < TOTAL
+    checkpoints = os.path.join(workdir, "checkpoints")
+    for attempt in range(5):  # a kill that came a moment after the write finished is retried (the run resumes)
+        process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
+        if attempt == 0:
+            _wait_for_step(workdir, kill_after, process)
+        left = _kill_during_a_checkpoint_write(checkpoints, process)
+        if left:
+            break
+    else:
+        pytest.fail("five kills in a row came after the checkpoint write they aimed at")
+    interrupted = int(left[-1].split(".")[0])
+    latest = ocp.CheckpointManager(checkpoints).latest_step()
+    assert latest is not None and latest < interrupted < TOTAL  # the half-written one does not count
 
     resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
+    assert f"Resumed from checkpoint at step {latest}" in resumed.stderr
     _assert_same_state(straight, workdir, TOTAL)
 
 
@@ -165,7 +196,29 @@ def test_impossible_values_are_refused_naming_the_key(overrides, message):
         check_config(tiny_config(**overrides))
 
 
+# With JAX_LOG_COMPILES=1 JAX logs every compilation ("Compiling jit(f) ...", "Finished XLA compilation of ...").
+LOG_COMPILES = {**os.environ, "JAX_LOG_COMPILES": "1"}
+COMPILATION_LOGGED = re.compile(r"Compiling |XLA compilation")
+
+
 def test_bad_values_on_the_command_line_fail_before_compiling(tmp_path):
+    # The log is seen where the trainer's logging setup would show it (absl's app, the jax logger at WARNING).
+    control = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import logging, jax; from absl import app\n"
+            "def main(argv):\n"
+            "    logging.getLogger('jax').setLevel(logging.WARNING)\n"
+            "    jax.jit(lambda x: x + 1)(1)\n"
+            "app.run(main)",
+        ],
+        env=LOG_COMPILES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert control.returncode == 0 and COMPILATION_LOGGED.search(control.stderr), control.stderr[-2000:]
     for flag, expected in (
         ("--config.optimizer.learning_rate=-1.0", "config.optimizer.learning_rate=-1.0 must be"),
         ("--config.batch_size=abc", "config.batch_size"),
@@ -174,11 +227,13 @@ def test_bad_values_on_the_command_line_fail_before_compiling(tmp_path):
         result = subprocess.run(
             [*_command("configs/demo.py", str(tmp_path / "w")), flag],
             cwd=REPO,
+            env=LOG_COMPILES,
             capture_output=True,
             text=True,
             timeout=300,
         )
         assert result.returncode != 0 and expected in result.stderr, result.stderr[-2000:]
+        assert not COMPILATION_LOGGED.search(result.stderr), result.stderr[-2000:]  # nothing was compiled
         assert not os.path.exists(tmp_path / "w" / "checkpoints")
         assert time.monotonic() - started < 60
 
