@@ -162,7 +162,7 @@ class Affectnet(ManualBuilder):
         config: AffectNetConfig = self.builder_config
         label = expression_label(row["expression"], config.num_classes)
         box = [parse_float(row[k], k) for k in ("face_x", "face_y", "face_width", "face_height")]
-        data = image_files.read_bytes(os.path.join(images, row["subDirectory_filePath"]))
+        data = image_files.read_bytes(images, row["subDirectory_filePath"])
         image = image_files.to_rgb(image_files.decode(data))
         face, origin = crop_face(image, box, config.crop_margin)
         stored = image_files.shrink(face, config.max_size)
@@ -245,16 +245,17 @@ class Affectnet224(ManualBuilder):
         images = os.path.join(folder, "images")
         for file_name in sorted(os.listdir(images)):
             stem = os.path.splitext(file_name)[0]
-            read = functools.partial(self._read_image, os.path.join(images, file_name), folder, stem)
+            read = functools.partial(self._read_image, folder, file_name, stem)
             yield Candidate(os.path.join(os.path.basename(folder), "images", file_name), read)
 
-    def _read_image(self, path: str, folder: str, stem: str) -> dict:
-        annotations = os.path.join(folder, "annotations", stem)
+    def _read_image(self, folder: str, file_name: str, stem: str) -> dict:
+        annotations = image_files.resolve_inside(folder, os.path.join("annotations", stem))
         expression = _load_npy_text(annotations + "_exp.npy")
         if expression is None:
             raise SkipRecord("no annotation file <id>_exp.npy")
         label = expression_label(expression, self.builder_config.num_classes)
-        jpeg, scale = image_files.load_rgb_jpeg(image_files.read_bytes(path), self.builder_config.max_size)
+        data = image_files.read_bytes(folder, os.path.join("images", file_name))
+        jpeg, scale = image_files.load_rgb_jpeg(data, self.builder_config.max_size)
         landmarks = _load_npy_floats(annotations + "_lnd.npy")
         if landmarks is None or landmarks.size != 2 * NUM_LANDMARKS:
             landmarks = _nan_landmarks()

@@ -121,9 +121,9 @@ class FaceFolder(ManualBuilder):
             for file_name in sorted(os.listdir(class_dir)):
                 if file_name.startswith("."):
                     continue
-                read = functools.partial(self._read, os.path.join(class_dir, file_name), labels[folder])
+                read = functools.partial(self._read, manual_dir, os.path.join(split, folder, file_name), labels[folder])
                 yield Candidate(f"{split}/{folder}/{file_name}", read)
 
-    def _read(self, path: str, label: int) -> dict:
-        jpeg, _ = image_files.load_rgb_jpeg(image_files.read_bytes(path), self.builder_config.max_size)
+    def _read(self, manual_dir: str, relative: str, label: int) -> dict:
+        jpeg, _ = image_files.load_rgb_jpeg(image_files.read_bytes(manual_dir, relative), self.builder_config.max_size)
         return {"image": jpeg, "label": label}

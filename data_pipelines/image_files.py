@@ -9,6 +9,7 @@ EXIF orientation is ignored on purpose: AffectNet's face boxes and landmarks ref
 from __future__ import annotations
 
 import io
+import os
 
 import numpy as np
 from PIL import Image
@@ -23,7 +24,20 @@ class BadImage(SkipRecord):
     """An image that cannot be used; the message is the reason shown in the preparation summary."""
 
 
-def read_bytes(path) -> bytes:
+def resolve_inside(root: str, relative: str) -> str:
+    """`root/relative`, where `relative` comes from the release (a CSV row, a label file, a folder listing). It must
+    resolve inside `root`, links followed: an absolute path, `..` or a link out of the release would read a file
+    that is not part of the data set, and the record is skipped saying so."""
+    base = os.path.realpath(root)
+    path = os.path.realpath(os.path.join(base, relative))
+    if os.path.commonpath([base, path]) != base:
+        raise BadImage(f"path outside the release folder ({relative})")
+    return path
+
+
+def read_bytes(root: str, relative: str) -> bytes:
+    """The bytes of `root/relative` (see `resolve_inside`)."""
+    path = resolve_inside(root, relative)
     try:
         with open(path, "rb") as f:
             return f.read()

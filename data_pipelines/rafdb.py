@@ -52,8 +52,8 @@ class RafdbBasic(ManualBuilder):
         if len(fields) != 2 or not fields[1].isdigit() or int(fields[1]) not in RAFDB_CODES:
             raise SkipRecord(f"label line {' '.join(fields)!r} is not `<name> <1-7>`")
         stem = os.path.splitext(fields[0])[0]
-        path = os.path.join(root, IMAGE_FOLDER, f"{stem}_aligned.jpg")
-        jpeg, _ = image_files.load_rgb_jpeg(image_files.read_bytes(path))
+        data = image_files.read_bytes(root, os.path.join(IMAGE_FOLDER, f"{stem}_aligned.jpg"))
+        jpeg, _ = image_files.load_rgb_jpeg(data)
         return {"image": jpeg, "label": canonical_index(RAFDB_CODES[int(fields[1])])}
 
 

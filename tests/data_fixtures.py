@@ -133,6 +133,12 @@ def write_affectnet_official(root: str, per_class: dict[str, int], headerless_va
         _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
         row(name, 0, valence="", arousal="n/a")
         written[0] += 1
+        # Paths that leave the release: a real image outside it, named absolutely and through "..".
+        outside = os.path.join(os.path.dirname(os.path.abspath(root)), f"outside_{split}.jpg")
+        _write(outside, jpeg_bytes(photo))
+        for name in (outside, f"{split}0/../../../{os.path.basename(outside)}"):
+            row(name, 1)
+            skipped[name] = "path outside the release folder"
         name = f"{split}_odd/box_outside.jpg"
         _write(os.path.join(root, "Manually_Annotated_Images", name), jpeg_bytes(photo))
         row(name, 3, box=(500, 400, 60, 60))

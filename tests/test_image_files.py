@@ -54,9 +54,21 @@ def test_broken_files_are_refused_with_their_reason(base, tmp_path):
         with pytest.raises(BadImage, match=re.escape(reason)):
             image_files.load_rgb_jpeg(data)
     with pytest.raises(BadImage, match="file listed but missing"):
-        image_files.read_bytes(tmp_path / "nope.jpg")
+        image_files.read_bytes(str(tmp_path), "nope.jpg")
     with pytest.raises(BadImage, match="a directory"):
-        image_files.read_bytes(tmp_path)
+        image_files.read_bytes(str(tmp_path), "")
+
+
+def test_paths_that_leave_the_release_are_refused(base, tmp_path):
+    release, outside = tmp_path / "release", tmp_path / "secret.jpg"
+    outside.write_bytes(fx.jpeg_bytes(base))
+    (release / "images").mkdir(parents=True)
+    (release / "images" / "link.jpg").symlink_to(outside)
+    (release / "images" / "inside.jpg").write_bytes(fx.jpeg_bytes(base))
+    for relative in (str(outside), "../secret.jpg", "images/../../secret.jpg", "images/link.jpg"):
+        with pytest.raises(BadImage, match="path outside the release folder"):
+            image_files.read_bytes(str(release), relative)
+    assert image_files.read_bytes(str(release), "images/../images/inside.jpg") == fx.jpeg_bytes(base)
 
 
 def test_an_rgb_jpeg_keeps_its_bytes_and_a_large_one_shrinks(base):

@@ -118,4 +118,11 @@ def base_config() -> ml_collections.ConfigDict:
     c.nonfinite = "stop"
     c.max_skipped_steps = 100  # nonfinite=skip: stop anyway after this many skipped steps (the run has diverged)
     c.compilation_cache_dir = "~/.cache/hmtl_jax/xla"  # JAX persistent compilation cache; "" disables it
+    # A rerun in the same workdir resumes its run. same: a rerun whose settings would make another run (model, tasks,
+    # shapes, data, schedule, seed) is refused, naming them; changed: continue the checkpoint under the new settings
+    # (hmtl_jax/config/resume.py lists the settings that may always change).
+    c.resume_policy = "same"
+    # Start from the parameters of another run (a workdir, or one of its checkpoints/<step> folders) instead of a
+    # random initialisation: those whose name and shape match load, the rest are initialised; "" = from scratch.
+    c.init_from = ""
     return c

@@ -3,13 +3,17 @@ effects: nothing is created, no JAX setting changed."""
 
 from __future__ import annotations
 
+import os
+
 import jax
 import ml_collections
 
+from hmtl_jax.config.resume import RESUME_POLICIES
 from hmtl_jax.config.tasks import task_on
 from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
-from hmtl_jax.data.sources import SYNTHETIC
+from hmtl_jax.data.sources import PREPARED_DATASETS, SYNTHETIC
+from hmtl_jax.errors import ConfigError
 from hmtl_jax.models import MODEL_NAMES, vgg16
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
@@ -36,13 +40,14 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "inpaint.loss_region": (config.inpaint.loss_region, LOSS_REGIONS),
         "inpaint.perceptual_network": (config.inpaint.perceptual_network, ("none", "vgg16")),
         "nonfinite": (config.nonfinite, NONFINITE_MODES),
+        "resume_policy": (config.resume_policy, RESUME_POLICIES),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:
-            raise ValueError(f"config.{key}={value!r} is not one of {allowed}")
+            raise ConfigError(f"config.{key}={value!r} is not one of {allowed}")
     devices = jax.device_count()
     if config.batch_size <= 0 or config.batch_size % devices:
-        raise ValueError(
+        raise ConfigError(
             f"config.batch_size={config.batch_size} must be a positive multiple of the number of devices ({devices}): "
             f"each device takes an equal share of the global batch. Try --config.batch_size="
             f"{max(devices, (config.batch_size // devices) * devices)}"
@@ -50,18 +55,26 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     for key, allowed, requirement in VALUE_RANGES:
         value = _value(config, key)
         if not allowed(value):
-            raise ValueError(f"config.{key}={value!r} {requirement}")
+            raise ConfigError(f"config.{key}={value!r} {requirement}")
+    for key, allowed, requirement in SEQUENCES:
+        value = _value(config, key)
+        if not isinstance(value, (tuple, list)) or not allowed(value):
+            raise ConfigError(f"config.{key}={value!r} {requirement}")
     if config.schedule.warmup_epochs >= config.num_epochs:
-        raise ValueError(
+        raise ConfigError(
             f"config.schedule.warmup_epochs={config.schedule.warmup_epochs} must be less than "
             f"config.num_epochs={config.num_epochs}"
         )
     if config.data.image_size < 32:
-        raise ValueError(f"config.data.image_size={config.data.image_size} is too small (at least 32)")
+        raise ConfigError(f"config.data.image_size={config.data.image_size} is too small (at least 32)")
     if config.num_epochs <= 0:
-        raise ValueError(f"config.num_epochs={config.num_epochs} must be positive")
+        raise ConfigError(f"config.num_epochs={config.num_epochs} must be positive")
     if not 0.0 < config.input.eval_crop_fraction <= 1.0:
-        raise ValueError(f"config.input.eval_crop_fraction={config.input.eval_crop_fraction} must be in (0, 1]")
+        raise ConfigError(f"config.input.eval_crop_fraction={config.input.eval_crop_fraction} must be in (0, 1]")
+    if config.init_from and not os.path.exists(os.path.expanduser(config.init_from)):
+        raise ConfigError(
+            f"config.init_from={config.init_from} does not exist: give the workdir of the run to start from"
+        )
     check_data_config(config)
     check_task_config(config)
 
@@ -69,18 +82,23 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 def check_data_config(config: ml_collections.ConfigDict) -> None:
     data = config.data
     if not data.name:
-        raise ValueError(f"config.data.name is empty: {SYNTHETIC!r} or a prepared data set such as 'affectnet/8class'")
+        raise ConfigError(f"config.data.name is empty: {SYNTHETIC!r} or a prepared data set such as 'affectnet/8class'")
+    if data.name != SYNTHETIC and data.name.split("/")[0] not in PREPARED_DATASETS:
+        raise ConfigError(
+            f"config.data.name={data.name!r} is no data set: {SYNTHETIC!r}, or a prepared one named after "
+            f"{', '.join(PREPARED_DATASETS)} (e.g. 'affectnet/8class', 'rafdb_basic', 'face_folder/<your name>')"
+        )
     if data.name != SYNTHETIC and not data.data_dir:
-        raise ValueError(
+        raise ConfigError(
             f"config.data.data_dir is not set: where `python -m data_pipelines.prepare` wrote "
             f"{data.name!r} (its --data_dir)"
         )
     if data.in_memory and data.name != SYNTHETIC:
-        raise ValueError("config.data.in_memory is for synthetic_faces only (prepared images differ in size)")
+        raise ConfigError("config.data.in_memory is for synthetic_faces only (prepared images differ in size)")
     if not 0.0 < data.train_fraction <= 1.0:
-        raise ValueError(f"config.data.train_fraction={data.train_fraction} must be in (0, 1]")
+        raise ConfigError(f"config.data.train_fraction={data.train_fraction} must be in (0, 1]")
     if data.sampling == "balanced" and config.loss.class_weights:
-        raise ValueError(
+        raise ConfigError(
             "config.data.sampling='balanced' and config.loss.class_weights=True both correct the class imbalance, "
             "and together over-correct it: choose one (the paper's code uses class weights)"
         )
@@ -125,6 +143,31 @@ VALUE_RANGES = (
 )
 
 
+def _numbers(values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+# Tuple-valued settings: an override such as --config.inpaint.face_lines=abc would otherwise fail only when the step
+# is traced, long after the start.
+SEQUENCES = (
+    (
+        "inpaint.face_lines",
+        lambda v: len(v) == 2 and _numbers(v) and all(0 < x < 1 for x in v),
+        "must be two heights in (0, 1), eyes then mouth, e.g. --config.inpaint.face_lines='(0.40, 0.68)'",
+    ),
+    (
+        "schedule.decay_epochs",
+        lambda v: _numbers(v) and all(x >= 0 for x in v),
+        "must be epochs >= 0, e.g. --config.schedule.decay_epochs='(15, 40)'",
+    ),
+    (
+        "inpaint.perceptual_layers",
+        lambda v: len(v) > 0 and all(isinstance(x, str) for x in v),
+        'must be VGG-16 layer names, e.g. --config.inpaint.perceptual_layers=\'("relu1_2", "relu2_2")\'',
+    ),
+)
+
+
 def check_task_config(config: ml_collections.ConfigDict) -> None:
     """The loss weights and the settings of each pretext task that is on."""
     weights = {
@@ -134,13 +177,13 @@ def check_task_config(config: ml_collections.ConfigDict) -> None:
     }
     for key, value in weights.items():
         if value < 0:
-            raise ValueError(f"config.{key}={value} must be >= 0")
+            raise ConfigError(f"config.{key}={value} must be >= 0")
     if not any(weights.values()):
-        raise ValueError("every loss weight is 0: set config.loss.emotion_weight, jigsaw.weight or inpaint.weight")
+        raise ConfigError("every loss weight is 0: set config.loss.emotion_weight, jigsaw.weight or inpaint.weight")
     if task_on(config, "jigsaw"):
         jigsaw.check_grid(config.data.image_size, config.jigsaw.grid)
         if config.jigsaw.permutations == "uniform" and config.jigsaw.target == "permutation":
-            raise ValueError(
+            raise ConfigError(
                 "config.jigsaw.permutations='uniform' draws from all permutations, which have no index to predict: "
                 "use it with config.jigsaw.target='per_tile', or keep permutations='hamming'"
             )

@@ -15,6 +15,8 @@ import grain
 import numpy as np
 from PIL import Image, ImageEnhance, ImageFilter
 
+from hmtl_jax.errors import ConfigError
+
 AUGMENT_LEVELS = ("none", "weak", "strong")
 
 
@@ -48,7 +50,7 @@ class TrainAugment(grain.transforms.RandomMap):
 
     def __init__(self, level: str, image_size: int, flip: bool):
         if level not in AUGMENT_LEVELS:
-            raise ValueError(f"config.input.augment must be one of {AUGMENT_LEVELS}, got {level!r}")
+            raise ConfigError(f"config.input.augment must be one of {AUGMENT_LEVELS}, got {level!r}")
         self.settings = SETTINGS.get(level)
         self.image_size = image_size
         self.flip = flip

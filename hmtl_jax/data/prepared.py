@@ -13,6 +13,8 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.read_only_builder import builder_from_files
 
+from hmtl_jax.errors import ConfigError, MissingFileError
+
 log = logging.getLogger(__name__)
 
 LABEL_FILE = "labels_{split}.npy"  # every record's label in record order, written at preparation
@@ -26,16 +28,13 @@ def open_prepared(data_dir: str, name: str) -> tfds.core.DatasetBuilder:
         if not root:
             raise FileNotFoundError
         return builder_from_files(name, data_dir=root)
-    except (FileNotFoundError, tfds.core.registered.DatasetNotFoundError, ValueError) as error:
-        detail = f" ({error})" if str(error) else ""
+    except (FileNotFoundError, tfds.core.registered.DatasetNotFoundError, ValueError):
         dataset = name.split("/")[0]
-        raise FileNotFoundError(
-            f"No prepared data set {name!r} under config.data.data_dir={root or '(not set)'}{detail}.\n"
-            f"Prepare it first (the data cannot be shipped with hmtl_jax):\n"
-            f"  python -m data_pipelines.prepare {dataset} --manual_dir /path/to/the/release "
-            f"--data_dir {root or '~/tensorflow_datasets'}\n"
-            "then pass the same --config.data.data_dir. `python -m data_pipelines.prepare --help` lists the "
-            "data sets and the layout each expects."
+        where = root or "~/tensorflow_datasets"
+        raise MissingFileError(
+            f"no prepared data set {name!r} under config.data.data_dir={root or '(not set)'}: prepare it once with "
+            f"`python -m data_pipelines.prepare {dataset} --manual_dir /path/to/the/release --data_dir {where}` "
+            f"and pass --config.data.data_dir={where} (the data cannot be shipped with hmtl_jax)"
         ) from None
 
 
@@ -45,7 +44,7 @@ class PreparedSource:
     def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
         splits = sorted(builder.info.splits)
         if split not in splits:
-            raise ValueError(
+            raise ConfigError(
                 f"{builder.info.full_name} has splits {splits}, not {split!r}: "
                 "set config.data.train_split / config.data.eval_split"
             )

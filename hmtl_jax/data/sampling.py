@@ -9,6 +9,8 @@ import threading
 import grain
 import numpy as np
 
+from hmtl_jax.errors import ConfigError
+
 
 def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """Sorted indices of `fraction` of each class (rounded, at least one record of every class present).
@@ -16,7 +18,7 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
     The same labels, fraction and seed always give the same subset, whatever the training seed, so runs that differ
     in their seed train on the same records. With one seed the subsets are nested: 10 % lies inside 20 %, and so on."""
     if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"train fraction {fraction} must be in (0, 1]")
+        raise ConfigError(f"train fraction {fraction} must be in (0, 1]")
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
     chosen = []

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import logging
+
 import ml_collections
+import numpy as np
 
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.sampling import SubsetSource, stratified_subset
 
 SYNTHETIC = "synthetic_faces"
+# The data sets `python -m data_pipelines.prepare` makes, by the first part of config.data.name (the trainer does not
+# import data_pipelines; a test checks the two lists agree).
+PREPARED_DATASETS = ("affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder")
+
+log = logging.getLogger(__name__)
 
 
 def create_sources(data: ml_collections.ConfigDict):
@@ -37,3 +45,14 @@ def create_sources(data: ml_collections.ConfigDict):
 
         train, validation = InMemorySource(train), InMemorySource(validation)
     return train, validation, class_names
+
+
+def warn_about_classes_missing_in_train(train_labels, validation_labels, class_names: tuple[str, ...]) -> list[str]:
+    """Log once, naming them, the classes the validation split has and the train split lacks: the model can never
+    predict them right, which no figure would otherwise explain. Returns their names."""
+    missing = sorted(set(np.unique(validation_labels).tolist()) - set(np.unique(train_labels).tolist()))
+    names = [class_names[c] for c in missing]
+    if names:
+        log.warning("The validation split has %s, which the train split lacks: those images are always wrong",
+                    ", ".join(names))  # fmt: skip
+    return names

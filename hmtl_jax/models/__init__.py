@@ -14,6 +14,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from flax import nnx
 
+from hmtl_jax.errors import ConfigError
 from hmtl_jax.models.classifier import Classifier, EmotionHead
 from hmtl_jax.models.efficientnet import EFFICIENTNETS, EfficientNet
 from hmtl_jax.models.resnet import RESNETS, ResNet
@@ -41,6 +42,6 @@ def create_model(
     elif name in RESNETS:
         backbone = ResNet(RESNETS[name], **common)
     else:
-        raise ValueError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+        raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     head = EmotionHead(backbone.num_features, num_classes, dropout_rate, **common)
     return Classifier(backbone, head)

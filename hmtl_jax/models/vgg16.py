@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hmtl_jax.errors import ConfigError, MissingFileError
 from hmtl_jax.models.torch_weights import load_state_dict, save_float32_safetensors
 
 # torchvision's VGG-16 `features`: 13 convs (3x3, padding 1) each followed by ReLU, max-pool 2x2 after each block.
@@ -38,7 +39,7 @@ LAYER_NAMES = tuple(name for name, *_ in LAYERS)
 def check_layers(layers) -> None:
     unknown = [name for name in layers if name not in LAYER_NAMES]
     if unknown or not layers:
-        raise ValueError(
+        raise ConfigError(
             f"config.inpaint.perceptual_layers: unknown VGG-16 layers {unknown or '(none given)'}; "
             f"valid: {', '.join(LAYER_NAMES)}"
         )
@@ -59,13 +60,13 @@ def convert_torchvision(state_dict: dict[str, np.ndarray], layers) -> list[tuple
             if f"{prefix}{index}.weight" in state_dict:
                 break
         else:
-            raise ValueError(
+            raise ConfigError(
                 f"the VGG-16 weights have no 'features.{index}.weight' (the conv before {name}); expected "
                 "torchvision's vgg16 state dict, e.g. vgg16-397923af.pth"
             )
         weight = np.asarray(state_dict[f"{prefix}{index}.weight"], np.float32)
         if weight.shape != (out_channels, in_channels, 3, 3):
-            raise ValueError(
+            raise ConfigError(
                 f"features.{index}.weight has shape {weight.shape}, VGG-16 needs {(out_channels, in_channels, 3, 3)}"
             )
         params.append((weight.transpose(2, 3, 1, 0), np.asarray(state_dict[f"{prefix}{index}.bias"], np.float32)))
@@ -103,10 +104,10 @@ def check_weights_file(path: str) -> str:
     """The expanded path of an existing weights file; otherwise an error saying which file is needed and where
     to get it."""
     if not path:
-        raise ValueError(f"config.inpaint.perceptual_network='vgg16' needs {HOW_TO_GET_WEIGHTS}")
+        raise ConfigError(f"config.inpaint.perceptual_network='vgg16' needs {HOW_TO_GET_WEIGHTS}")
     expanded = os.path.expanduser(path)
     if not os.path.isfile(expanded):
-        raise FileNotFoundError(
+        raise MissingFileError(
             f"config.inpaint.perceptual_weights={path!r} does not exist. The perceptual loss needs {HOW_TO_GET_WEIGHTS}"
         )
     return expanded

@@ -15,6 +15,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from hmtl_jax.errors import ConfigError
+
 TARGETS = ("permutation", "per_tile")
 PERMUTATION_SOURCES = ("hamming", "uniform")
 
@@ -22,10 +24,10 @@ PERMUTATION_SOURCES = ("hamming", "uniform")
 def check_grid(image_size: int, grid: int) -> int:
     """The tile size in pixels; a ValueError when the grid does not cut the image into whole tiles."""
     if grid < 2:
-        raise ValueError(f"a jigsaw grid needs at least 2 x 2 tiles, got grid={grid}")
+        raise ConfigError(f"a jigsaw grid needs at least 2 x 2 tiles, got grid={grid}")
     if image_size % grid:
         below, above = image_size - image_size % grid, image_size + grid - image_size % grid
-        raise ValueError(
+        raise ConfigError(
             f"a {grid}x{grid} jigsaw cannot cut {image_size}-pixel images into whole tiles: use an image size "
             f"divisible by {grid} (e.g. {below} or {above}) or another grid"
         )
@@ -35,13 +37,13 @@ def check_grid(image_size: int, grid: int) -> int:
 def check_set_size(grid: int, count: int) -> None:
     tiles = grid * grid
     if tiles > 9:
-        raise ValueError(
+        raise ConfigError(
             f"a Hamming permutation set is searched over all ({tiles})! permutations, so at most a 3 x 3 grid; "
             f"for grid={grid} use config.jigsaw.permutations='uniform' with target='per_tile'"
         )
     total = math.factorial(tiles)
     if not 1 <= count <= total:
-        raise ValueError(
+        raise ConfigError(
             f"config.jigsaw.num_permutations must be in [1, {total}] for a {grid}x{grid} grid, got {count}"
         )
 

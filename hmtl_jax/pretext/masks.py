@@ -15,6 +15,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from hmtl_jax.errors import ConfigError
+
 MASK_SHAPES = ("rectangles", "grid", "face_bands")
 FILLS = ("value", "noise")
 
@@ -58,13 +60,13 @@ def _face_bands(key, size: int, ratio: float, count: int, face_lines, jitter: fl
 
 def check_mask_config(shape: str, ratio: float, count: int, face_lines) -> None:
     if shape not in MASK_SHAPES:
-        raise ValueError(f"config.inpaint.mask_shape={shape!r} is not one of {MASK_SHAPES}")
+        raise ConfigError(f"config.inpaint.mask_shape={shape!r} is not one of {MASK_SHAPES}")
     if not 0.0 < ratio < 1.0:
-        raise ValueError(f"config.inpaint.mask_ratio={ratio} must be in (0, 1)")
+        raise ConfigError(f"config.inpaint.mask_ratio={ratio} must be in (0, 1)")
     if count < 1:
-        raise ValueError(f"config.inpaint.mask_count={count} must be at least 1")
+        raise ConfigError(f"config.inpaint.mask_count={count} must be at least 1")
     if shape == "face_bands" and count > len(face_lines):
-        raise ValueError(
+        raise ConfigError(
             f"face_bands draws at most one band per line of config.inpaint.face_lines={tuple(face_lines)}, "
             f"so mask_count={count} is too many"
         )
@@ -100,5 +102,5 @@ def apply_mask(images: jax.Array, masks: jax.Array, key: jax.Array, *, fill: str
     elif fill == "value":
         filler = jnp.full_like(images, fill_value)
     else:
-        raise ValueError(f"config.inpaint.fill={fill!r} is not one of {FILLS}")
+        raise ConfigError(f"config.inpaint.fill={fill!r} is not one of {FILLS}")
     return images * (1 - masks) + filler * masks

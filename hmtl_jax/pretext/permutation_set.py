@@ -10,6 +10,7 @@ import ml_collections
 import numpy as np
 
 from hmtl_jax.config.tasks import task_on
+from hmtl_jax.errors import ConfigError
 from hmtl_jax.pretext import jigsaw
 
 FILE_NAME = "jigsaw_permutations.txt"
@@ -34,7 +35,7 @@ def workdir_permutation_set(config: ml_collections.ConfigDict, workdir: str) -> 
     if os.path.exists(path):
         saved = np.loadtxt(path, dtype=np.int32, ndmin=2)
         if saved.shape != perms.shape or np.any(saved != perms):
-            raise ValueError(
+            raise ConfigError(
                 f"{path} holds another permutation set than config.jigsaw asks for: the jigsaw head of this "
                 "checkpoint was trained on those classes. Use a new --workdir, or the jigsaw settings of the run."
             )

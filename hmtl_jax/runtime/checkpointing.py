@@ -18,6 +18,8 @@ import jax
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from hmtl_jax.errors import ConfigError, MissingFileError
+
 log = logging.getLogger(__name__)
 
 
@@ -29,16 +31,34 @@ class Checkpointer:
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=True),
+            # Named up front, so that a checkpoint's metadata can be read (and compared) before anything is restored.
+            item_handlers={"state": ocp.StandardCheckpointHandler(), "data": grain.checkpoint.CheckpointHandler()},
         )
 
     def restore(self, abstract_state, data_iterator: grain.DatasetIterator):
         """The newest readable checkpoint's state (laid out as `abstract_state`'s shardings), with `data_iterator`
         advanced to it. A checkpoint that cannot be read (truncated or damaged files) is reported, moved to
         `<workdir>/corrupt_checkpoints/<step>` so it is neither retried nor overwritten, and the one before is used.
+        A readable checkpoint whose arrays do not fit `abstract_state` (another model or task set) is an error:
+        it belongs to another run and is left as it is.
 
         Returns None when there is nothing to resume from.
         """
         for step in sorted(self.manager.all_steps(), reverse=True):
+            try:
+                saved = self.manager.item_metadata(step)["state"]
+                if saved is None:
+                    raise FileNotFoundError("the state's metadata is missing")
+            except Exception as error:  # noqa: BLE001 - unreadable metadata: the checkpoint is damaged
+                self._set_aside(step, error)
+                continue
+            mismatch = _first_mismatches(saved, abstract_state)
+            if mismatch:
+                raise ConfigError(
+                    f"the checkpoint at step {step} in {self.directory} does not fit this config's model "
+                    f"({mismatch}): it belongs to another model or task set. Use a new --workdir, or the "
+                    "settings of the run it holds"
+                )
             try:
                 restored = self.manager.restore(
                     step,
@@ -48,27 +68,26 @@ class Checkpointer:
                     ),
                 )
             except Exception as error:  # noqa: BLE001 - Orbax, TensorStore and JSON errors alike mean "unreadable"
-                log.error(
-                    "Checkpoint at step %d cannot be read (%s: %s); moving it to %s and trying the one before",
-                    step,
-                    type(error).__name__,
-                    str(error).splitlines()[0][:300] if str(error) else "",
-                    self.corrupt_dir,
-                )
-                self._quarantine(step)
+                self._set_aside(step, error)
                 continue
             log.info("Resumed from checkpoint at step %d", step)
             return restored["state"]
         return None
 
-    def _quarantine(self, step: int) -> None:
+    def _set_aside(self, step: int, error: Exception) -> None:
+        """Move an unreadable checkpoint to `corrupt_checkpoints/<step>` (`<step>.1`, ... if that exists already):
+        never deleted, so nothing is lost if the damage was only a passing read error."""
+        message = str(error).splitlines()[0][:300] if str(error) else ""
+        log.error("Checkpoint at step %d cannot be read (%s: %s); moving it to %s and trying the one before",
+                  step, type(error).__name__, message, self.corrupt_dir)  # fmt: skip
         if jax.process_index() == 0:
             os.makedirs(self.corrupt_dir, exist_ok=True)
-            target = os.path.join(self.corrupt_dir, str(step))
-            if os.path.exists(target):
-                shutil.rmtree(target)
+            target, number = os.path.join(self.corrupt_dir, str(step)), 0
+            while os.path.exists(target):
+                number += 1
+                target = os.path.join(self.corrupt_dir, f"{step}.{number}")
             shutil.move(os.path.join(self.directory, str(step)), target)
-        multihost_utils.sync_global_devices(f"quarantine checkpoint {step}")
+        multihost_utils.sync_global_devices(f"set aside checkpoint {step}")
         self.manager.reload()
 
     def due(self, step: int) -> bool:
@@ -103,3 +122,71 @@ def abstract_with_shardings(abstract_state, shardings):
         abstract_state,
         shardings,
     )
+
+
+def _path_name(path) -> str:
+    """A pytree key path as `params/backbone/stem/conv/kernel`, whatever the container types along it."""
+    return "/".join(str(getattr(key, "key", getattr(key, "name", getattr(key, "idx", key)))) for key in path)
+
+
+def _leaves_by_path(tree) -> dict[str, tuple]:
+    """{'params/backbone/stem/conv/kernel': (shape, dtype), ...} for a pytree of arrays, ShapeDtypeStructs or Orbax
+    array metadata, with the path written the same way whatever the container types."""
+    leaves = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        leaves[_path_name(path)] = (tuple(getattr(leaf, "shape", ())), str(getattr(leaf, "dtype", "")))
+    return leaves
+
+
+def _first_mismatches(saved_metadata, abstract_state, limit: int = 3) -> str:
+    """What differs between a checkpoint's arrays and the state the run needs ('' when they fit)."""
+    tree = getattr(saved_metadata, "tree", saved_metadata)
+    saved, needed = _leaves_by_path(tree), _leaves_by_path(abstract_state)
+    problems = [f"{name} missing" for name in needed if name not in saved]
+    problems += [f"{name} not in this model" for name in saved if name not in needed]
+    problems += [
+        f"{name} {saved[name][0]} saved, {needed[name][0]} needed"
+        for name in needed
+        if name in saved and saved[name][0] != needed[name][0]
+    ]
+    more = len(problems) - limit
+    return "; ".join(problems[:limit]) + (f"; and {more} more" if more > 0 else "")
+
+
+def initialise_from(source: str, state):
+    """`state` with its parameters and BatchNorm statistics replaced by those of the run in `source` (a workdir: its
+    newest checkpoint; or a `checkpoints/<step>` folder) wherever name and shape match. The optimiser state and the
+    step stay fresh. Returns (state, names loaded, names left as initialised)."""
+    path = os.path.abspath(os.path.expanduser(source))
+    directory, step = os.path.join(path, "checkpoints"), None
+    if not os.path.isdir(directory) and os.path.basename(path).isdigit():
+        directory, step = os.path.dirname(path), int(os.path.basename(path))
+    manager = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
+    step = step if step is not None or manager is None else manager.latest_step()
+    if manager is None or step is None or step not in manager.all_steps():
+        raise MissingFileError(
+            f"config.init_from={source} holds no checkpoint: give a workdir with checkpoints/<step> folders, or one of "
+            "those folders"
+        )
+    saved = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
+    manager.close()
+    source_leaves = {_path_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(saved)[0]}
+    loaded, initialised = [], []
+
+    def take(path, leaf):
+        name = _path_name(path)
+        found = source_leaves.get(name)
+        if found is None or tuple(found.shape) != tuple(leaf.shape):
+            initialised.append(name)
+            return leaf
+        loaded.append(name)
+        return jax.device_put(jax.numpy.asarray(found, leaf.dtype), leaf.sharding)
+
+    state = state.replace(
+        params=jax.tree_util.tree_map_with_path(lambda p, x: take(("params", *p), x), state.params),
+        batch_stats=jax.tree_util.tree_map_with_path(lambda p, x: take(("batch_stats", *p), x), state.batch_stats),
+    )
+    log.info("Initialised from %s (step %d): %d arrays loaded, %d initialised afresh%s", source, step, len(loaded),
+             len(initialised), f" ({', '.join(initialised[:8])}{', ...' if len(initialised) > 8 else ''})"
+             if initialised else "")  # fmt: skip
+    return state, loaded, initialised

@@ -13,6 +13,8 @@ import os
 
 import jax
 
+from hmtl_jax.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 ENVIRONMENT = ("HMTL_COORDINATOR_ADDRESS", "HMTL_NUM_PROCESSES", "HMTL_PROCESS_ID")
@@ -28,7 +30,7 @@ def initialize(detect: bool = False) -> None:
     if address:
         missing = [name for name in ENVIRONMENT[1:] if name not in os.environ]
         if missing:
-            raise ValueError(f"{ENVIRONMENT[0]} is set but {', '.join(missing)} is not: set all three")
+            raise ConfigError(f"{ENVIRONMENT[0]} is set but {', '.join(missing)} is not: set all three")
         jax.distributed.initialize(
             coordinator_address=address,
             num_processes=int(os.environ[ENVIRONMENT[1]]),

@@ -8,6 +8,7 @@ also hears the platform's maintenance notice) answers the same for every process
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 
@@ -39,7 +40,12 @@ class StopRequests:
 
     def _record(self, number, frame) -> None:
         if self.received is not None and number == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: the user does not want to wait for the checkpoint
+            # A second Ctrl-C: the user does not want to wait for the checkpoint. Leave at once: raising
+            # KeyboardInterrupt here can land inside JAX's compiler or runtime threads and crash the interpreter
+            # on its way out. Checkpoints are only ever renamed into place, so the last complete one stays.
+            log.warning("Second Ctrl-C: leaving now, without a checkpoint of this step")
+            logging.shutdown()
+            os._exit(130)
         self.received = number
         log.warning("%s received: stopping after this step with a checkpoint", signal.Signals(number).name)
 

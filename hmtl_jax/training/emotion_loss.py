@@ -7,17 +7,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from hmtl_jax.errors import ConfigError
 
-def class_weights_from_labels(labels: np.ndarray, num_classes: int) -> np.ndarray:
+
+def class_weights_from_labels(labels: np.ndarray, class_names: tuple[str, ...]) -> np.ndarray:
     """The paper's rule: weight of class c = (count of the largest class) / (count of c).
 
     On AffectNet-8 this gives {0: 1.8, 1: 1.0, 2: 5.28, ...}. A class absent from the labels would get an
     infinite weight; that is a data error worth stopping for.
     """
-    counts = np.bincount(np.asarray(labels), minlength=num_classes)[:num_classes]
+    counts = np.bincount(np.asarray(labels), minlength=len(class_names))[: len(class_names)]
     if np.any(counts == 0):
-        missing = [int(c) for c in np.flatnonzero(counts == 0)]
-        raise ValueError(f"class weights need every class in the train labels; classes {missing} have no example")
+        missing = [class_names[c] for c in np.flatnonzero(counts == 0)]
+        raise ConfigError(
+            f"config.loss.class_weights=True needs every class in the train labels, but {', '.join(missing)} "
+            "has no example: train on data with every class, or use --config.loss.class_weights=False"
+        )
     return (counts.max() / counts).astype(np.float32)
 
 

@@ -7,7 +7,6 @@ step, PRNG key and the Grain iterator position), so a run that stopped, for any 
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 import jax
@@ -15,14 +14,15 @@ import ml_collections
 
 from hmtl_jax.config.validation import check_config
 from hmtl_jax.data.input_pipeline import create_train_iterator
-from hmtl_jax.data.sources import create_sources
+from hmtl_jax.data.sources import create_sources, warn_about_classes_missing_in_train
+from hmtl_jax.errors import ConfigError
 from hmtl_jax.pretext.permutation_set import workdir_permutation_set
 from hmtl_jax.reporting.metric_writer import MetricWriter, ProgressReporter
 from hmtl_jax.runtime import sharding
-from hmtl_jax.runtime.checkpointing import Checkpointer, abstract_with_shardings
+from hmtl_jax.runtime.checkpointing import Checkpointer, abstract_with_shardings, initialise_from
 from hmtl_jax.runtime.compilation_cache import enable_compilation_cache
 from hmtl_jax.runtime.preemption import StopRequests
-from hmtl_jax.runtime.workdir import prepare_workdir
+from hmtl_jax.runtime.workdir import RunRecord, prepare_workdir
 from hmtl_jax.training.emotion_loss import class_weights_from_labels
 from hmtl_jax.training.evaluation import evaluate_and_record, latest_eval_summary
 from hmtl_jax.training.jitted import jit_training
@@ -36,18 +36,22 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     """Train `config` in `workdir` (resuming if it holds a checkpoint); return the last validation metrics."""
     check_config(config)
     workdir = prepare_workdir(workdir)
+    record = RunRecord(workdir, config)
+    record.check_config()  # before anything expensive: a rerun with other settings is refused here
     enable_compilation_cache(config.compilation_cache_dir)
     mesh = sharding.create_mesh()
     train_source, val_source, class_names = create_sources(config.data)
+    record.check_data(len(train_source), len(val_source), class_names)
+    warn_about_classes_missing_in_train(train_source.labels(), val_source.labels(), class_names)
 
     steps_per_epoch = len(train_source) // config.batch_size
     if steps_per_epoch == 0:
-        raise ValueError(f"{len(train_source)} train records do not fill one batch of {config.batch_size}")
+        raise ConfigError(f"{len(train_source)} train records do not fill one batch of {config.batch_size}")
     total_steps = steps_per_epoch * config.num_epochs
     eval_every = max(1, int(config.eval_every_epochs * steps_per_epoch))
     class_weights = None
     if config.loss.class_weights:
-        class_weights = class_weights_from_labels(train_source.labels(), len(class_names))
+        class_weights = class_weights_from_labels(train_source.labels(), class_names)
         log.info(
             "Class weights (largest class count / class count): %s",
             ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights, strict=True)),
@@ -61,9 +65,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     state = checkpointer.restore(abstract_with_shardings(jitted.abstract_state, jitted.state_shardings), train_iter)
     if state is None:
         state = jitted.init(jax.random.key(config.seed))
-        if jax.process_index() == 0:
-            with open(os.path.join(workdir, "config.json"), "w") as f:
-                f.write(config.to_json_best_effort(indent=2))
+        if config.init_from:
+            state, _, _ = initialise_from(config.init_from, state)
+    record.write()
     start_step = int(state.step)
 
     train_step, eval_step, perceptual_params = jitted.train_step, jitted.eval_step, jitted.perceptual_params

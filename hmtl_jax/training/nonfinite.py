@@ -11,6 +11,8 @@ import logging
 
 import jax
 
+from hmtl_jax.errors import ConfigError
+
 log = logging.getLogger(__name__)
 
 MODES = ("stop", "skip")
@@ -23,7 +25,7 @@ class NonFiniteLoss(FloatingPointError):
 class NonFiniteGuard:
     def __init__(self, mode: str, max_skipped: int):
         if mode not in MODES:
-            raise ValueError(f"config.nonfinite={mode!r} is not one of {MODES}")
+            raise ConfigError(f"config.nonfinite={mode!r} is not one of {MODES}")
         self.mode = mode
         self.max_skipped = max_skipped
         self.skipped = 0

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ml_collections
 import optax
 
+from hmtl_jax.errors import ConfigError
+
 OPTIMIZERS = ("adamw", "sgd", "adabelief")
 SCHEDULES = ("cosine", "step", "constant")
 
@@ -29,7 +31,7 @@ def create_learning_rate_schedule(config: ml_collections.ConfigDict, steps_per_e
     elif name == "constant":
         decay = optax.constant_schedule(base_lr)
     else:
-        raise ValueError(f"config.schedule.name must be one of {SCHEDULES}, got {name!r}")
+        raise ConfigError(f"config.schedule.name must be one of {SCHEDULES}, got {name!r}")
     if warmup_steps == 0:
         return decay
     warmup = optax.linear_schedule(0.0, base_lr, warmup_steps)
@@ -55,7 +57,7 @@ def create_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int, to
             optax.scale_by_learning_rate(lr),
         )
     else:
-        raise ValueError(f"config.optimizer.name must be one of {OPTIMIZERS}, got {opt.name!r}")
+        raise ConfigError(f"config.optimizer.name must be one of {OPTIMIZERS}, got {opt.name!r}")
     if opt.grad_clip_norm:
         tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), tx)
     return tx, lr

@@ -1,0 +1,74 @@
+"""What a rerun in the same workdir may change. A workdir holds one run: rerunning its command resumes it, and a
+rerun with settings that would make it another run (model, tasks, shapes, data, schedule, seed) is refused, unless
+`resume_policy` says the change is deliberate.
+
+Pure functions of configs (as the JSON dicts the workdir records): no files are read or written here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import ml_collections
+
+# resume_policy: `same` refuses a rerun whose run-defining settings differ from the workdir's record; `changed`
+# continues the workdir's checkpoint under the new settings (a longer schedule, another learning rate), as long as
+# the saved state still fits the model.
+RESUME_POLICIES = ("same", "changed")
+
+# Settings a rerun may change freely: how often the run reports, evaluates and checkpoints, where this invocation
+# stops, how its input is read, what it does on a NaN, where the compilation cache and the prepared data live. None
+# of them changes what is trained, on what, or how.
+FREE_KEYS = frozenset(
+    {
+        "log_every_steps",
+        "eval_every_epochs",
+        "checkpoint_every_steps",
+        "keep_checkpoints",
+        "stop_at_step",
+        "preview_images",
+        "nonfinite",
+        "max_skipped_steps",
+        "compilation_cache_dir",
+        "resume_policy",
+        "data.data_dir",
+        "input.worker_count",
+        "input.read_threads",
+        "input.prefetch_batches",
+    }
+)
+
+
+def as_recorded(config: ml_collections.ConfigDict) -> dict[str, Any]:
+    """The config as the workdir records it (JSON: tuples become lists), so a recorded and a live config compare."""
+    return json.loads(config.to_json_best_effort())
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def run_differences(recorded: dict, current: dict) -> dict[str, tuple[Any, Any]]:
+    """{dotted key: (recorded value, current value)} for every run-defining key that differs; keys present in only one
+    of the two (a config from another version) count as differing, with None on the side that lacks them."""
+    old, new = _flatten(recorded), _flatten(current)
+    return {
+        key: (old.get(key), new.get(key))
+        for key in sorted(old.keys() | new.keys())
+        if key not in FREE_KEYS and old.get(key) != new.get(key)
+    }
+
+
+def describe(differences: dict[str, tuple[Any, Any]], limit: int = 6) -> str:
+    """`model.name 'resnet_tiny' -> 'resnet18', jigsaw.weight 0.0 -> 1.0` (the first `limit`, then how many more)."""
+    shown = [f"{key} {old!r} -> {new!r}" for key, (old, new) in list(differences.items())[:limit]]
+    more = len(differences) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
