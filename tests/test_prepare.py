@@ -366,3 +366,10 @@ def test_an_unexpected_error_in_one_record_is_a_skip_not_a_stop():
     assert [name for name, _ in outcomes] == ["a", "b", "c"]
     assert outcomes[0][1] == {"label": 0} and outcomes[2][1] == {"label": 1}
     assert "unexpected error: RuntimeError: something nobody foresaw" in str(outcomes[1][1])
+
+
+def test_the_trainer_knows_exactly_the_data_sets_preparation_makes():
+    from data_pipelines.prepare import BUILDERS
+    from hmtl_jax.data.sources import PREPARED_DATASETS
+
+    assert sorted(PREPARED_DATASETS) == sorted(BUILDERS)
