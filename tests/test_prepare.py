@@ -318,7 +318,7 @@ def test_a_preparation_killed_half_way_is_prepared_again_in_full(tmp_path):
     assert process.wait(timeout=60) == -signal.SIGKILL
     version_dir = out / "affectnet" / "8class" / "1.0.0"
     assert not (version_dir / "preparation_report.json").exists()  # killed before the end: nothing counts as done
-    assert list((out / "affectnet" / "8class").glob("incomplete.*")), "the kill came after the records were written"
+    assert list((out / "affectnet" / "8class").glob("incomplete.*")), "the kill came after TFDS finished"
     assert not version_dir.exists()
 
     report, _, name = prepare("affectnet", str(tmp_path / "release"), str(out), threads=2)

@@ -93,14 +93,34 @@ def _half_written(checkpoints):
     return sorted(name for name in os.listdir(checkpoints) if ".orbax-checkpoint-tmp" in name)
 
 
+def _frozen(pid) -> bool:
+    """Whether every thread of process `pid` is stopped (SIGSTOP takes effect asynchronously)."""
+    states = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/stat") as f:
+                states.append(f.read().rsplit(")", 1)[1].split()[0])
+        except FileNotFoundError:  # a thread that ended meanwhile
+            continue
+    return all(state in "tT" for state in states)
+
+
 def _kill_during_a_checkpoint_write(checkpoints, process, timeout=240):
-    """SIGKILL `process` as soon as a checkpoint's temporary directory appears. Returns the temporary directories
-    still there after the kill: empty if the write finished between the look and the kill."""
+    """SIGKILL `process` while a checkpoint's temporary directory exists: when one appears, the process is frozen
+    (SIGSTOP, every thread, the background writer included), and killed if the directory is still there; otherwise
+    it continues (SIGCONT) until the next write. Returns the temporary directories left behind by the kill."""
     deadline = time.monotonic() + timeout
-    while not _half_written(checkpoints):
+    while True:
         assert process.poll() is None, "the run ended before a checkpoint write could be interrupted"
         if time.monotonic() > deadline:
-            raise TimeoutError("no checkpoint write began")
+            raise TimeoutError("no checkpoint write could be interrupted")
+        if _half_written(checkpoints):
+            process.send_signal(signal.SIGSTOP)
+            while not _frozen(process.pid):
+                time.sleep(0.001)
+            if _half_written(checkpoints):
+                break
+            process.send_signal(signal.SIGCONT)  # the write finished between the two looks
         time.sleep(0.001)
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=60) == -signal.SIGKILL
@@ -115,16 +135,11 @@ def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache
     config = write_config_file(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
     workdir = str(tmp_path / "run")
     checkpoints = os.path.join(workdir, "checkpoints")
-    for attempt in range(5):  # a kill that came a moment after the write finished is retried (the run resumes)
-        process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
-        if attempt == 0:
-            _wait_for_step(workdir, kill_after, process)
-        left = _kill_during_a_checkpoint_write(checkpoints, process)
-        if left:
-            break
-    else:
-        pytest.fail("five kills in a row came after the checkpoint write they aimed at")
-    interrupted = int(left[-1].split(".")[0])
+    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
+    _wait_for_step(workdir, kill_after, process)
+    left = _kill_during_a_checkpoint_write(checkpoints, process)
+    assert left, "the kill did not land during a checkpoint write"
+    interrupted = max(int(name.split(".")[0]) for name in left)
     latest = ocp.CheckpointManager(checkpoints).latest_step()
     assert latest is not None and latest < interrupted < TOTAL  # the half-written one does not count
 
