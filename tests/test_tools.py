@@ -10,20 +10,23 @@ import sys
 import numpy as np
 import pytest
 
-from hmtl_jax.data.in_memory import InMemorySource
+from hmtl_jax.data.in_memory import CHUNK, InMemorySource
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.tools.sweep import summary_table
 from tests.helpers import REPO, write_config_file
 
 
-def test_in_memory_source_returns_the_rendered_records():
-    source = SyntheticFaces("train", 20, image_size=32, seed=3)
-    cached = InMemorySource(source)
-    assert len(cached) == 20
+@pytest.mark.parametrize("processes", [1, 2])
+def test_in_memory_source_returns_the_rendered_records_in_order(processes):
+    # 1,001 records are three chunks for the worker processes, the last one short: records on both sides of each
+    # chunk boundary must come back in their place.
+    source = SyntheticFaces("train", 2 * CHUNK + 1, image_size=32, seed=3)
+    cached = InMemorySource(source, processes=processes)
+    assert len(cached) == len(source)
     np.testing.assert_array_equal(cached.labels(), source.labels())
-    for index in (0, 7, 19):
+    for index in (0, CHUNK - 1, CHUNK, 2 * CHUNK):
         for key, value in source[index].items():
-            np.testing.assert_array_equal(cached[index][key], value, err_msg=key)
+            np.testing.assert_array_equal(cached[index][key], value, err_msg=f"{key} of record {index}")
 
 
 def test_summary_table_reports_mean_and_sample_std():
