@@ -26,10 +26,6 @@ def _read_chunk(source, start: int, stop: int) -> dict[str, np.ndarray]:
     return {key: np.stack([record[key] for record in records]) for key in records[0]}
 
 
-def _available_cores() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class InMemorySource:
     """`len()`, `[i] -> dict of the record's fields`, and `labels()`, as the source it copies.
 
@@ -39,12 +35,10 @@ class InMemorySource:
 
     def __init__(self, source, processes: int | None = None):
         started = time.perf_counter()
-        processes = processes or _available_cores()
         bounds = [(start, min(start + CHUNK, len(source))) for start in range(0, len(source), CHUNK)]
-        if processes > 1 and len(bounds) > 1:
-            with ProcessPoolExecutor(
-                min(processes, len(bounds)), mp_context=multiprocessing.get_context("spawn")
-            ) as pool:
+        workers = min(processes or os.cpu_count() or 1, len(bounds))
+        if workers > 1:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 parts = list(pool.map(_read_chunk, [source] * len(bounds), *zip(*bounds, strict=True)))
         else:
             parts = [_read_chunk(source, start, stop) for start, stop in bounds]
@@ -57,7 +51,7 @@ class InMemorySource:
             self._length,
             sum(a.nbytes for a in self._fields.values()) / 2**20,
             time.perf_counter() - started,
-            processes if len(bounds) > 1 else 1,
+            workers,
         )
 
     def __len__(self) -> int:
