@@ -61,8 +61,12 @@ def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_
 def test_resuming_with_another_permutation_set_is_refused(tmp_path):
     workdir = str(tmp_path / "run")
     train_and_evaluate(tiny_config(stop_at_step=1, **HMTL), workdir)
+    other_set = {"jigsaw.permutation_seed": 1}
+    with pytest.raises(ValueError, match=r"other settings: jigsaw.permutation_seed 0 -> 1\."):
+        train_and_evaluate(tiny_config(**HMTL, **other_set), workdir)
+    # Even a deliberate change may not give the trained jigsaw head's classes other meanings.
     with pytest.raises(ValueError, match="another permutation set"):
-        train_and_evaluate(tiny_config(**HMTL, **{"jigsaw.permutation_seed": 1}), workdir)
+        train_and_evaluate(tiny_config(**HMTL, **other_set, resume_policy="changed"), workdir)
 
 
 def test_evaluation_uses_the_emotion_head_alone(tmp_path):

@@ -76,17 +76,6 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     writer = MetricWriter(workdir)
     progress = ProgressReporter(total_steps, config.batch_size)
     last_step = min(total_steps, config.stop_at_step) if config.stop_at_step > 0 else total_steps
-    log.info(
-        "Training %s on %s: %d steps (%d epochs x %d), global batch %d on %d devices, from step %d",
-        config.model.name,
-        config.data.name,
-        total_steps,
-        config.num_epochs,
-        steps_per_epoch,
-        config.batch_size,
-        jax.device_count(),
-        start_step,
-    )
     guard = NonFiniteGuard(config.nonfinite, config.max_skipped_steps)
     pending = []  # (step, metrics, health) of the steps not yet checked for a non-finite loss
     train_metrics = None
@@ -94,6 +83,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     progress.start(start_step)
     try:
         with StopRequests() as stop:
+            # Logged with the handlers installed: a Ctrl-C after this line is always a stop request.
+            log.info(
+                "Training %s on %s: %d steps (%d epochs x %d), global batch %d on %d devices, from step %d",
+                config.model.name,
+                config.data.name,
+                total_steps,
+                config.num_epochs,
+                steps_per_epoch,
+                config.batch_size,
+                jax.device_count(),
+                start_step,
+            )
             for step in range(start_step + 1, last_step + 1):
                 fetch_started = time.perf_counter()
                 local_batch = next(train_iter)  # the device keeps working on earlier steps meanwhile (async)
