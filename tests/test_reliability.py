@@ -128,10 +128,11 @@ def _kill_during_a_checkpoint_write(checkpoints, process, timeout=240):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [3, 40])
+@pytest.mark.parametrize("kill_after", [3, 12])
 def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight, kill_after):
-    # A checkpoint every step, written in the background while the next steps run: after step `kill_after`, the
-    # kill lands while a checkpoint is half written (its temporary directory exists), and the test checks it did.
+    # A checkpoint every step, written in the background while the next steps run: after step `kill_after` (12:
+    # once older checkpoints are being deleted too), the kill lands while a checkpoint is half written (its
+    # temporary directory exists), and the test checks it did.
     config = write_config_file(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
     workdir = str(tmp_path / "run")
     checkpoints = os.path.join(workdir, "checkpoints")
@@ -143,6 +144,8 @@ def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache
     latest = ocp.CheckpointManager(checkpoints).latest_step()
     assert latest is not None and latest < interrupted < TOTAL  # the half-written one does not count
 
+    # The rerun may checkpoint less often (a setting that does not change the run): the rest is a plain resume.
+    config = write_config_file(tmp_path, "long", cache_dir, **LONG)
     resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resumed from checkpoint at step {latest}" in resumed.stderr
@@ -307,8 +310,9 @@ def test_two_processes_of_four_devices_train_as_one_process_of_eight(tmp_path, c
 
 @pytest.mark.slow
 def test_two_processes_stop_together_on_sigterm_and_resume_exactly(tmp_path):
-    settings = {**LONG, "num_epochs": 10}  # 40 steps
-    config = write_config_file(tmp_path, "long", "", **settings)
+    settings = {**LONG, "num_epochs": 5}  # 20 steps
+    # The straight run fills this test's compilation cache for the other two (JAX: only process 0 writes it).
+    config = write_config_file(tmp_path, "long", str(tmp_path / "cache"), **settings)
     straight, stopped = str(tmp_path / "straight"), str(tmp_path / "stopped")
     _finish(_start_processes(config, straight, _free_port()))
 
