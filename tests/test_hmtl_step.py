@@ -116,3 +116,31 @@ def test_total_loss_is_the_weighted_sum_of_the_task_losses():
     assert float(loss) == pytest.approx(expected, rel=1e-6)
     # An untrained jigsaw head is close to uniform over the 100 permutations.
     assert first["jigsaw_loss"] == pytest.approx(np.log(100), rel=0.2)
+
+
+@pytest.mark.parametrize("batch_norm", ["separate", "joint"])
+def test_separate_batch_norm_keeps_running_statistics_of_clean_images_only(batch_norm):
+    from flax import nnx
+
+    from hmtl_jax.models.from_config import to_model_input
+
+    config = tiny_config(**{**HMTL, "pretext.emotion_view": "clean", "pretext.batch_norm": batch_norm})
+    mesh, jitted = jitted_for(config, jax.devices()[:1])
+    state = jitted.init(jax.random.key(0))
+    batch = sharding.make_global_batch(random_batch(0), mesh)
+    (_, (_, _, new_statistics)), _ = jax.jit(
+        lambda s, b: loss_and_grads(
+            jitted.graphdef, s.params, s.batch_stats, b, jax.random.key(1), jitted.perceptual_params, jitted.spec
+        )
+    )(state, batch)
+    # What one training-mode pass over the clean images alone leaves in the running statistics.
+    model = nnx.merge(jitted.graphdef, state.params, state.batch_stats, copy=True)
+    model.train()
+    model.features(to_model_input(batch["image"], np.float32))
+    clean_only = jax.tree.leaves(nnx.state(model, nnx.BatchStat))
+    pairs = zip(jax.tree.leaves(new_statistics), clean_only, strict=True)
+    differences = [float(np.max(np.abs(a - b))) for a, b in pairs]
+    if batch_norm == "separate":
+        assert max(differences) < 1e-5, "the masked and puzzled images leaked into the running statistics"
+    else:  # the control: one pass over both kinds of image mixes them
+        assert max(differences) > 1e-3

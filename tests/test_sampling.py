@@ -122,6 +122,8 @@ def test_balanced_pipeline_is_balanced_and_resumes_where_it_stopped():
         ({"data.sampling": "oversample"}, "data.sampling='oversample'"),
         ({"data.name": "rafdb_basic"}, "data_dir is not set"),
         ({"data.name": "rafdb_basic", "data.data_dir": "/tmp", "data.in_memory": True}, "synthetic_faces only"),
+        ({"data.test_size": -8}, "test_size=-8 must be 0"),
+        ({"data.name": "rafdb_basic", "data.data_dir": "/tmp", "data.test_size": 8}, "test split is its"),
     ],
 )
 def test_data_settings_that_cannot_work_are_refused(overrides, message):

@@ -43,9 +43,11 @@ def test_other_seed_and_other_split_give_other_faces():
     base = SyntheticFaces("train", 8, image_size=32, seed=0)
     other_seed = SyntheticFaces("train", 8, image_size=32, seed=1)
     validation = SyntheticFaces("validation", 8, image_size=32, seed=0)
+    test = SyntheticFaces("test", 8, image_size=32, seed=0)  # held out from the faces settings are chosen on
     for index in range(8):
         assert not np.array_equal(base[index]["image"], other_seed[index]["image"])
         assert not np.array_equal(base[index]["image"], validation[index]["image"])
+        assert not np.array_equal(validation[index]["image"], test[index]["image"])
 
 
 def test_smaller_set_is_a_prefix_of_a_larger_one():
@@ -76,8 +78,9 @@ def test_latent_factors_are_in_their_ranges():
     assert len({int(e["male"]) for e in elements}) == 2
 
 
-def test_validation_is_exactly_balanced():
+def test_validation_and_test_are_exactly_balanced():
     assert np.bincount(SyntheticFaces("validation", 800).labels(), minlength=8).tolist() == [100] * 8
+    assert np.bincount(SyntheticFaces("test", 800).labels(), minlength=8).tolist() == [100] * 8
     counts = np.bincount(SyntheticFaces("validation", 803).labels(), minlength=8)
     assert counts.sum() == 803 and counts.max() - counts.min() <= 1
     assert np.bincount(SyntheticFaces("train", 160).labels(), minlength=8).tolist() == [20] * 8

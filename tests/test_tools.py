@@ -12,7 +12,7 @@ import pytest
 
 from hmtl_jax.data.in_memory import CHUNK, InMemorySource
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
-from hmtl_jax.tools.sweep import summary_table
+from hmtl_jax.tools.results_tables import read_records, render, study_table
 from tests.helpers import REPO, write_config_file
 
 
@@ -29,42 +29,68 @@ def test_in_memory_source_returns_the_rendered_records_in_order(processes):
             np.testing.assert_array_equal(cached[index][key], value, err_msg=f"{key} of record {index}")
 
 
-def test_summary_table_reports_mean_and_sample_std():
-    table = summary_table({"configs/a.py": {100: {0: 0.5, 1: 0.7}, 20: {0: 0.25}}}, [100, 20])
-    assert "| a | 60.0 ± 14.1 (n=2) | 25.0 ± 0.0 (n=1) |" in table
+def _record(config, overrides, seed, fraction, val, test):
+    return {"study": "s", "config": config, "overrides": overrides, "seed": seed, "train_fraction": fraction,
+            "val_accuracy": val, "test_accuracy": test}  # fmt: skip
+
+
+def test_results_table_reports_mean_and_sample_std_per_variant_and_fraction():
+    records = [
+        _record("configs/a.py", [], 0, 1.0, 0.5, 0.4),
+        _record("configs/a.py", [], 1, 1.0, 0.7, 0.6),
+        _record("configs/a.py", [], 0, 0.2, 0.25, None),
+        _record("configs/a.py", ["--config.inpaint.mask_ratio=0.1"], 0, 1.0, 0.3, 0.35),
+    ]
+    lines = study_table(records).splitlines()
+    assert lines[0] == "| variant | 100% val | 100% test | 20% val | 20% test |"
+    assert lines[2] == "| a | 60.0 ± 14.1 (2) | 50.0 ± 14.1 (2) | 25.0 ± 0.0 (1) | – |"
+    assert lines[3] == "| a inpaint.mask_ratio=0.1 | 30.0 ± 0.0 (1) | 35.0 ± 0.0 (1) | – | – |"
+    # A study not evaluated on the test split (choosing settings) has no test columns.
+    assert study_table(records[2:3]).splitlines() == ["| variant | 20% val |", "|---|---|", "| a | 25.0 ± 0.0 (1) |"]
+
+
+def test_results_tables_replace_only_their_marked_blocks(tmp_path):
+    records = [_record("configs/a.py", [], 0, 1.0, 0.5, 0.4)]
+    document = "# R\n\n<!-- results: s -->\nstale\n<!-- end of results -->\n\nprose stays\n"
+    rendered = render(document, records)
+    assert rendered == f"# R\n\n<!-- results: s -->\n{study_table(records)}\n<!-- end of results -->\n\nprose stays\n"
+    assert render(rendered, records) == rendered
+    validation_only = render(document.replace("results: s -->", "results: s (validation) -->"), records)
+    assert f"\n{study_table(records, validation_only=True)}\n" in validation_only and "test |" not in validation_only
+    with pytest.raises(ValueError, match="study 'other', which has no records"):
+        render("<!-- results: other -->\n<!-- end of results -->", records)
 
 
 @pytest.mark.slow
-def test_sweep_runs_every_combination_once_and_tabulates(tmp_path):
+def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
     config = write_config_file(tmp_path, "tiny", str(tmp_path / "cache"), **{"data.image_size": 32})
-    root = str(tmp_path / "sweep")
-    command = [
-        sys.executable,
-        "-m",
-        "hmtl_jax.tools.sweep",
-        f"--configs={config}",
-        "--train_sizes=32:1,16:2",
-        "--seeds=0,1",
-        f"--root={root}",
-    ]
+    root, results = str(tmp_path / "sweep"), str(tmp_path / "results.jsonl")
+    command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", "--fractions=1,0.5:3",
+               "--seeds=0,1", "--test_size=16", f"--root={root}", "--study=tiny", f"--results={results}",
+               "--", "--config.batch_size=8"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": REPO}
     first = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr[-2000:]
-    assert sorted(os.listdir(root)) == sorted(
-        ["summary.json", "summary.md"] + [f"tiny_n{n}_s{s}" for n in (32, 16) for s in (0, 1)]
-    )
-    with open(os.path.join(root, "tiny_n16_s1", "config.json")) as f:
+    assert sorted(os.listdir(root)) == sorted(f"tiny_f{f}_s{s}" for f in ("1", "0.5") for s in (0, 1))
+    with open(os.path.join(root, "tiny_f0.5_s1", "config.json")) as f:
         saved = json.load(f)
-    assert (saved["seed"], saved["data"]["train_size"], saved["num_epochs"]) == (1, 16, 2)
-    with open(os.path.join(root, "summary.json")) as f:
-        figures = json.load(f)[config]
-    # Every train size with an accuracy for each seed (the keys as JSON writes them), each a fraction.
-    assert {size: sorted(by) for size, by in figures.items()} == {"32": ["0", "1"], "16": ["0", "1"]}
-    assert all(0 <= v <= 1 for by in figures.values() for v in by.values())
-    # A second invocation finds every run finished and trains nothing.
+    assert (saved["seed"], saved["data"]["train_fraction"], saved["num_epochs"], saved["batch_size"]) == (1, 0.5, 3, 8)
+    records = read_records(results)
+    assert [(r["seed"], r["train_fraction"]) for r in records] == [(0, 1.0), (0, 0.5), (1, 1.0), (1, 0.5)]
+    for record in records:  # each run's figures are the ones its workdir holds, and its command reproduces it
+        workdir = record["command"].split("--workdir=")[1].split()[0]
+        with open(os.path.join(workdir, "eval_latest.json")) as f:
+            latest = json.load(f)
+        assert record["val_accuracy"] == latest["accuracy"]
+        assert record["steps"] == latest["step"] == latest["total_steps"]
+        with open(os.path.join(workdir, "test_latest.json")) as f:
+            assert record["test_accuracy"] == json.load(f)["accuracy"]
+        assert record["study"] == "tiny" and record["overrides"] == ["--config.batch_size=8"] and record["wall_s"] > 0
+        assert f"--config.seed={record['seed']}" in record["command"]
+    # A second invocation finds every run finished and recorded: it trains and appends nothing.
     second = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     assert second.returncode == 0 and "hmtl_jax.main" not in second.stdout
-    assert "| tiny |" in second.stdout
+    assert "| tiny batch_size=8 |" in second.stdout and read_records(results) == records
 
 
 def _quotient(numerator, numerator_half_unit, denominator, denominator_half_unit):

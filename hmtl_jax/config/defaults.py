@@ -24,6 +24,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.image_size = 224
     c.data.train_size = 8000  # synthetic_faces only: number of train records
     c.data.validation_size = 2000  # synthetic_faces only: balanced, multiple of 8 recommended
+    # synthetic_faces only: > 0 evaluates this many balanced test faces (their own random stream) once, at the end
+    # of training, into test/* metrics and test_latest.json. Settings are chosen on validation, reported on test.
+    c.data.test_size = 0
     c.data.long_tailed = False  # synthetic_faces only: AffectNet's long-tailed train class distribution
     c.data.seed = 0  # synthetic_faces only: which faces are drawn
     c.data.in_memory = False  # synthetic_faces only: render every face once at start (for many epochs of few faces)
@@ -52,6 +55,10 @@ def base_config() -> ml_collections.ConfigDict:
     # Which image the emotion head classifies during training: "pretext" = the puzzled/masked view, in the same
     # forward pass (the paper's code); "clean" = the clean image, in the same jitted pass over a batch twice as large.
     c.pretext.emotion_view = "pretext"
+    # With emotion_view="clean": "joint" = clean and pretext images in one pass, BatchNorm's statistics mixed from
+    # both; "separate" = two passes, each normalised by its own batch statistics, running statistics (what evaluation
+    # uses) from the clean images only.
+    c.pretext.batch_norm = "joint"
     # With both tasks on: "compose" = every image is puzzled, then masked (one view; the decoder repaints the
     # puzzled image); "split" = even rows of the batch are puzzled, odd rows masked (each task sees half the batch).
     c.pretext.combine = "compose"

@@ -33,6 +33,7 @@ FREE_KEYS = frozenset(
         "compilation_cache_dir",
         "resume_policy",
         "data.data_dir",
+        "data.test_size",  # evaluated after training, never trained on
         "input.worker_count",
         "input.read_threads",
         "input.prefetch_batches",

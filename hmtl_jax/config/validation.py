@@ -17,7 +17,7 @@ from hmtl_jax.errors import ConfigError
 from hmtl_jax.models import MODEL_NAMES, vgg16
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
-from hmtl_jax.pretext.views import COMBINES, EMOTION_VIEWS
+from hmtl_jax.pretext.views import BATCH_NORMS, COMBINES, EMOTION_VIEWS
 from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
 from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 
@@ -33,6 +33,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         "sharding.strategy": (config.sharding.strategy, ("data", "fsdp")),
         "pretext.emotion_view": (config.pretext.emotion_view, EMOTION_VIEWS),
         "pretext.combine": (config.pretext.combine, COMBINES),
+        "pretext.batch_norm": (config.pretext.batch_norm, BATCH_NORMS),
         "jigsaw.target": (config.jigsaw.target, jigsaw.TARGETS),
         "jigsaw.permutations": (config.jigsaw.permutations, jigsaw.PERMUTATION_SOURCES),
         "inpaint.fill": (config.inpaint.fill, masks.FILLS),
@@ -92,6 +93,11 @@ def check_data_config(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(
             f"config.data.data_dir is not set: where `python -m data_pipelines.prepare` wrote "
             f"{data.name!r} (its --data_dir)"
+        )
+    if data.test_size < 0 or (data.test_size > 0 and data.name != SYNTHETIC):
+        raise ConfigError(
+            f"config.data.test_size={data.test_size} must be 0, or positive for {SYNTHETIC!r} (a prepared data set's "
+            "test split is its config.data.eval_split)"
         )
     if data.in_memory and data.name != SYNTHETIC:
         raise ConfigError("config.data.in_memory is for synthetic_faces only (prepared images differ in size)")

@@ -47,6 +47,18 @@ def create_sources(data: ml_collections.ConfigDict):
     return train, validation, class_names
 
 
+def create_test_source(data: ml_collections.ConfigDict):
+    """The held-out test split evaluated once at the end of training, or None (`data.test_size` 0, or a prepared data
+    set, whose `eval_split` is already its test set)."""
+    if data.name != SYNTHETIC or data.test_size <= 0:
+        return None
+    from hmtl_jax.data.in_memory import InMemorySource
+    from hmtl_jax.data.synthetic.faces import SyntheticFaces
+
+    test = SyntheticFaces("test", data.test_size, image_size=data.image_size, seed=data.seed)
+    return InMemorySource(test) if data.in_memory else test
+
+
 def warn_about_classes_missing_in_train(train_labels, validation_labels, class_names: tuple[str, ...]) -> list[str]:
     """Log once, naming them, the classes the validation split has and the train split lacks: the model can never
     predict them right, which no figure would otherwise explain. Returns their names."""

@@ -16,6 +16,7 @@ from hmtl_jax.config.tasks import task_on
 from hmtl_jax.pretext import jigsaw, masks
 
 EMOTION_VIEWS = ("pretext", "clean")
+BATCH_NORMS = ("joint", "separate")
 COMBINES = ("compose", "split")
 
 
@@ -37,6 +38,7 @@ class PretextSpec:
     fill_value: float = 0.5
     combine: str = "compose"
     emotion_view: str = "pretext"
+    batch_norm: str = "joint"
 
     @property
     def active(self) -> bool:
@@ -60,6 +62,7 @@ class PretextSpec:
             fill_value=inpaint.fill_value,
             combine=config.pretext.combine,
             emotion_view=config.pretext.emotion_view,
+            batch_norm=config.pretext.batch_norm,
         )
 
 

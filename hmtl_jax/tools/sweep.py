@@ -1,13 +1,17 @@
-"""Run configs x train sizes x seeds, one training process each, and tabulate validation accuracy (mean ± std).
+"""Run configs x train fractions x seeds, one training process each, and record every run as one line of JSON.
 
     python -m hmtl_jax.tools.sweep --configs configs/synthetic_sl.py,configs/synthetic_hmtl.py \
-        --train_sizes 6000:10,1200:50 --seeds 0,1,2 --root workdirs/results
+        --fractions 1:10,0.2:50 --seeds 0,1,2 --test_size 2000 --root workdirs/final --study final \
+        --results docs/results.jsonl
 
-Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_n<size>_s<seed> --config.seed=S
---config.data.train_size=N [--config.num_epochs=E]` (a size is N or N:E; the seed sets initialisation, data order,
-pretext draws and dropout; the faces stay the same). A run already finished is not repeated and an interrupted
-one resumes, so rerunning the command after a crash completes the sweep. The table is printed and written to
-<root>/summary.md, the figures to summary.json.
+Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_f<fraction>_s<seed> --config.seed=S
+--config.data.train_fraction=F [--config.num_epochs=E] [--config.data.test_size=T] [overrides after --]` (a
+fraction is F or F:E; the seed sets initialisation, data order, pretext draws and dropout; the faces and the
+stratified subset stay the same). Choose settings with sweeps without `--test_size`, then report with it. A run
+already finished is not repeated and an interrupted one resumes, so rerunning the command after a crash completes
+the sweep. Each finished run appends one record to `--results` (default `<root>/results.jsonl`): its study, config,
+overrides, seed, fraction, steps, validation and test figures, wall time and the command that reproduces it. The
+sweep ends with its table (`hmtl_jax.tools.results_tables`, which also renders the committed tables).
 """
 
 from __future__ import annotations
@@ -15,100 +19,131 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
 
-import numpy as np
+from hmtl_jax.tools.results_tables import read_records, study_table
 
 
-def _run_dir(root: str, config: str, size: int, seed: int) -> str:
-    return os.path.join(root, f"{os.path.basename(config)[:-3]}_n{size}_s{seed}")
+def _run_dir(root: str, config: str, fraction: float, seed: int) -> str:
+    return os.path.join(root, f"{os.path.basename(config)[:-3]}_f{fraction:g}_s{seed}")
 
 
-def _final_accuracy(workdir: str) -> float | None:
-    """Validation accuracy of a finished run (its last evaluation is at its last step), else None."""
+def _finished(workdir: str, name: str) -> dict | None:
+    """The figures of `name` (eval_latest.json or test_latest.json) if the run at `workdir` finished, else None."""
     try:
-        with open(os.path.join(workdir, "eval_latest.json")) as f:
+        with open(os.path.join(workdir, name)) as f:
             latest = json.load(f)
     except FileNotFoundError:
         return None
-    return latest["accuracy"] if latest["step"] >= latest.get("total_steps", float("inf")) else None
+    return latest if latest["step"] >= latest.get("total_steps", float("inf")) else None
 
 
-def run_sweep(configs, sizes, seeds, root, extra, epochs: dict[int, int]) -> dict:
-    results = {}
+def _commit() -> str | None:
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return result.stdout.strip() or None
+
+
+def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall_s) -> dict:
+    val = _finished(workdir, "eval_latest.json")
+    test = _finished(workdir, "test_latest.json") or {}
+    return {
+        "study": study,
+        "config": config,
+        "overrides": list(extra),
+        "seed": seed,
+        "train_fraction": fraction,
+        "num_epochs": epochs,
+        "steps": val["step"],
+        "val_accuracy": val["accuracy"],
+        "val_macro_f1": val["macro_f1"],
+        "test_accuracy": test.get("accuracy"),
+        "test_macro_f1": test.get("macro_f1"),
+        "wall_s": wall_s,  # None: the run finished before this sweep (and no record says how long it took)
+        "commit": _commit(),
+        "command": shlex.join(["python", *command[1:]]),
+    }
+
+
+def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], study, results, test_size) -> list:
+    # A run belongs to a study once; a study may reuse another's finished run (same command, same workdir).
+    earlier = read_records(results) if os.path.exists(results) else []
+    recorded = {(r["study"], r["command"]) for r in earlier}
+    wall_times = {r["command"]: r["wall_s"] for r in earlier if r["wall_s"] is not None}
+    records = []
     for seed in seeds:  # seed-major: a partial sweep already has every variant for the first seeds
-        for size in sizes:
-            size_args = [f"--config.data.train_size={size}"]
-            if size in epochs:
-                size_args.append(f"--config.num_epochs={epochs[size]}")
+        for fraction in fractions:
+            fraction_args = [f"--config.data.train_fraction={fraction:g}"]
+            if fraction in epochs:
+                fraction_args.append(f"--config.num_epochs={epochs[fraction]}")
+            if test_size:
+                fraction_args.append(f"--config.data.test_size={test_size}")
             for config in configs:
-                workdir = _run_dir(root, config, size, seed)
-                accuracy = _final_accuracy(workdir)
-                if accuracy is None:
-                    command = [
-                        sys.executable,
-                        "-m",
-                        "hmtl_jax.main",
-                        f"--config={config}",
-                        f"--workdir={workdir}",
-                        f"--config.seed={seed}",
-                        *size_args,
-                        *extra,
-                    ]
-                    print(" ".join(command), flush=True)
+                workdir = _run_dir(root, config, fraction, seed)
+                command = [
+                    sys.executable,
+                    "-m",
+                    "hmtl_jax.main",
+                    f"--config={config}",
+                    f"--workdir={workdir}",
+                    f"--config.seed={seed}",
+                    *fraction_args,
+                    *extra,
+                ]
+                wall_s = None
+                if _finished(workdir, "eval_latest.json") is None:
+                    print(shlex.join(command), flush=True)
                     started = time.perf_counter()
                     subprocess.run(command, check=True)
-                    print(f"  finished in {time.perf_counter() - started:.0f} s", flush=True)
-                    accuracy = _final_accuracy(workdir)
-                results.setdefault(config, {}).setdefault(size, {})[seed] = accuracy
-    return results
+                    wall_s = round(time.perf_counter() - started, 1)
+                    print(f"  finished in {wall_s:.0f} s", flush=True)
+                record = _record(study, config, extra, seed, fraction, epochs.get(fraction), workdir, command, wall_s)
+                if record["wall_s"] is None:
+                    record["wall_s"] = wall_times.get(record["command"])
+                records.append(record)
+                if (study, record["command"]) not in recorded:
+                    with open(results, "a") as f:
+                        f.write(json.dumps(record) + "\n")
+                    recorded.add((study, record["command"]))
+    return records
 
 
-def summary_table(results: dict, sizes) -> str:
-    header = "| config | " + " | ".join(f"train {size}" for size in sizes) + " |"
-    lines = [header, "|---|" + "---|" * len(sizes)]
-    for config, by_size in results.items():
-        cells = []
-        for size in sizes:
-            values = 100 * np.array([v for v in by_size.get(size, {}).values() if v is not None])
-            cells.append(
-                f"{values.mean():.1f} ± {values.std(ddof=1) if len(values) > 1 else 0:.1f} (n={len(values)})"
-                if len(values)
-                else "–"
-            )
-        lines.append(f"| {os.path.basename(config)[:-3]} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+def _fractions(text: str) -> tuple[list[float], dict[float, int]]:
+    fractions, epochs = [], {}
+    for item in text.split(","):
+        fraction, _, epoch_count = item.partition(":")
+        fractions.append(float(fraction))
+        if epoch_count:
+            epochs[float(fraction)] = int(epoch_count)
+    return fractions, epochs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--configs", required=True, help="comma-separated config files")
     parser.add_argument(
-        "--train_sizes",
-        required=True,
-        help="comma-separated numbers of train records, each optionally :epochs (6000:10,1200:50)",
+        "--fractions",
+        default="1",
+        help="comma-separated fractions of the train split (stratified), each optionally :epochs (1:10,0.2:50)",
     )
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--root", required=True, help="directory for one workdir per run")
+    parser.add_argument("--test_size", type=int, default=0, help="held-out synthetic test faces per run (0: none)")
+    parser.add_argument("--study", default="sweep", help="the name that groups these runs' records into one table")
+    parser.add_argument("--results", default="", help="the JSON Lines file to append records to")
     parser.add_argument("extra", nargs="*", help="more --config.key=value overrides for every run (after --)")
     args = parser.parse_args()
-    configs = args.configs.split(",")
-    sizes, epochs = [], {}
-    for item in args.train_sizes.split(","):
-        size, _, epoch_count = item.partition(":")
-        sizes.append(int(size))
-        if epoch_count:
-            epochs[int(size)] = int(epoch_count)
+    fractions, epochs = _fractions(args.fractions)
     seeds = [int(s) for s in args.seeds.split(",")]
-    results = run_sweep(configs, sizes, seeds, args.root, args.extra, epochs)
-    table = summary_table(results, sizes)
-    print("\nvalidation accuracy (%), mean ± sample std over seeds " + ",".join(map(str, seeds)) + "\n" + table)
-    with open(os.path.join(args.root, "summary.md"), "w") as f:
-        f.write(table + "\n")
-    with open(os.path.join(args.root, "summary.json"), "w") as f:
-        json.dump({c: {str(n): v for n, v in by.items()} for c, by in results.items()}, f, indent=1)
+    os.makedirs(args.root, exist_ok=True)
+    results = args.results or os.path.join(args.root, "results.jsonl")
+    records = run_sweep(
+        args.configs.split(","), fractions, seeds, args.root, args.extra, epochs, args.study, results, args.test_size
+    )
+    print(f"\n{args.study}: accuracy (%), mean ± sample std over seeds; records in {results}\n")
+    print(study_table(records))
 
 
 if __name__ == "__main__":

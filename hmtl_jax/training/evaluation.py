@@ -1,4 +1,5 @@
-"""Evaluation on the validation split: the metrics, and the record of them a run leaves in its workdir."""
+"""Evaluation on the validation (or held-out test) split: the metrics, and the record of them a run leaves in its
+workdir."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ from hmtl_jax.runtime import sharding
 log = logging.getLogger(__name__)
 
 LATEST_FILE = "eval_latest.json"
+# What each split's evaluation is called: (scalar prefix, latest-figures file, confusion picture).
+SPLIT_RECORDS = {
+    "validation": ("val", LATEST_FILE, "confusion_matrix.png"),
+    "test": ("test", "test_latest.json", "test_confusion_matrix.png"),
+}
 
 
 def evaluate(eval_step, state, source, config, mesh, class_names) -> tuple[dict[str, float], np.ndarray]:
@@ -44,24 +50,27 @@ def evaluate_and_record(
     step: int,
     workdir: str,
     total_steps: int,
+    split: str = "validation",
 ) -> dict[str, float]:
-    """`evaluate`, then log the metrics and the confusion picture, and write `eval_latest.json` (with the run's
-    total steps, so tools can tell a finished run)."""
+    """`evaluate`, then log the metrics and the confusion picture, and write the split's latest-figures file
+    (`eval_latest.json` for validation, with the run's total steps, so tools can tell a finished run)."""
+    prefix, latest_file, picture = SPLIT_RECORDS[split]
     started = time.perf_counter()
     summary, confusion = evaluate(eval_step, state, source, config, mesh, class_names)
-    writer.write_scalars(step, {f"val/{k}": v for k, v in summary.items()})
-    image = render_confusion_matrix(confusion, class_names, title=f"validation, step {step}")
-    writer.write_image(step, "val/confusion_matrix", image)
+    writer.write_scalars(step, {f"{prefix}/{k}": v for k, v in summary.items()})
+    image = render_confusion_matrix(confusion, class_names, title=f"{split}, step {step}")
+    writer.write_image(step, f"{prefix}/confusion_matrix", image)
     writer.flush()
     if jax.process_index() == 0:
-        Image.fromarray(image).save(os.path.join(workdir, "confusion_matrix.png"))
-        with open(os.path.join(workdir, LATEST_FILE), "w") as f:
+        Image.fromarray(image).save(os.path.join(workdir, picture))
+        with open(os.path.join(workdir, latest_file), "w") as f:
             json.dump(
                 {"step": step, "total_steps": total_steps, **summary, "confusion": confusion.tolist()}, f, indent=1
             )
     log.info(
-        "eval at step %d: accuracy %.4f  macro-F1 %.4f  loss %.4f  (%d images, %.1f s)",
-        step, summary["accuracy"], summary["macro_f1"], summary["loss"], len(source), time.perf_counter() - started,
+        "%s at step %d: accuracy %.4f  macro-F1 %.4f  loss %.4f  (%d images, %.1f s)",
+        "eval" if split == "validation" else split, step, summary["accuracy"], summary["macro_f1"], summary["loss"],
+        len(source), time.perf_counter() - started,
     )  # fmt: skip
     return summary
 

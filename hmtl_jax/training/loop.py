@@ -14,7 +14,7 @@ import ml_collections
 
 from hmtl_jax.config.validation import check_config
 from hmtl_jax.data.input_pipeline import create_train_iterator
-from hmtl_jax.data.sources import create_sources, warn_about_classes_missing_in_train
+from hmtl_jax.data.sources import create_sources, create_test_source, warn_about_classes_missing_in_train
 from hmtl_jax.errors import ConfigError
 from hmtl_jax.pretext.permutation_set import workdir_permutation_set
 from hmtl_jax.reporting.metric_writer import MetricWriter, ProgressReporter
@@ -42,6 +42,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     mesh = sharding.create_mesh()
     train_source, val_source, class_names = create_sources(config.data)
     record.check_data(len(train_source), len(val_source), class_names)
+    test_source = create_test_source(config.data)
     warn_about_classes_missing_in_train(train_source.labels(), val_source.labels(), class_names)
 
     steps_per_epoch = len(train_source) // config.batch_size
@@ -129,6 +130,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
                     )
                     if preview is not None:
                         write_preview(preview(state), writer, step, workdir)
+                    if step == total_steps and test_source is not None:
+                        # Once, on the final state: figures to report, never to choose settings by.
+                        evaluate_and_record(
+                            eval_step, state, test_source, config, mesh, class_names, writer, step, workdir,
+                            total_steps, split="test",
+                        )  # fmt: skip
                     progress.start(step)  # evaluation time is not training speed
                 checkpointer.maybe_save(step, state, train_iter, force=saving)
                 if stopping:

@@ -87,7 +87,13 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
     if pretext.active:
         images = to_model_input(batch["image"], jnp.float32)
         views = build_views(images, jax.random.fold_in(rng, 1), pretext, spec.permutation_set)
-        if pretext.emotion_view == "clean":
+        if pretext.emotion_view == "clean" and pretext.batch_norm == "separate":
+            clean_features = model.features(images.astype(spec.dtype))
+            # A copy: nnx.state holds the live variables, which the next pass updates.
+            clean_statistics = jax.tree.map(lambda statistic: statistic, nnx.state(model, nnx.BatchStat))
+            view_features = model.features(views["view"].astype(spec.dtype))
+            nnx.update(model, clean_statistics)  # running statistics from clean images, as evaluation sees them
+        elif pretext.emotion_view == "clean":
             # One pass over clean and pretext images interleaved row by row: each device keeps its own rows.
             both = jnp.stack([images, views["view"]], axis=1).reshape(-1, *images.shape[1:])
             clean_features, view_features = _split_pairs(model.features(both.astype(spec.dtype)))

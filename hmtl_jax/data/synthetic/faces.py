@@ -27,7 +27,8 @@ import numpy as np
 from hmtl_jax.data.affectnet_labels import AFFECTNET8_TRAIN_COUNTS, CLASS_NAMES
 from hmtl_jax.data.synthetic import renderer as fr
 
-SPLITS = {"train": 0, "validation": 1}
+# Each split its own random stream: test faces are independent of the validation faces settings are chosen on.
+SPLITS = {"train": 0, "validation": 1, "test": 2}
 _IMAGE_STREAM, _LABEL_STREAM = 0x1A6E, 0x1AB3  # first word of the seed: images and labels never share a stream
 
 
@@ -382,8 +383,8 @@ class SyntheticFaces:
     """`source[i] -> {'image': uint8 (S, S, 3), 'label': int32, 'yaw', 'pitch', 'roll', 'intensity', 'male',
     'skin_tone', 'has_glasses', 'occluded'}`.
 
-    Validation is exactly balanced; train is balanced too, or follows AffectNet-8's long-tailed train distribution
-    with `long_tailed=True`. Holds only its arguments and the label array: picklable, stateless, any size.
+    Validation and test are exactly balanced; train is balanced too, or follows AffectNet-8's long-tailed train
+    distribution with `long_tailed=True`. Holds only its arguments and the label array: picklable, stateless, any size.
     """
 
     def __init__(
@@ -404,7 +405,7 @@ class SyntheticFaces:
         if int(seed) < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed}")
         if long_tailed and split != "train":
-            raise ValueError("long_tailed applies to the train split only; validation is always balanced")
+            raise ValueError("long_tailed applies to the train split only; validation and test are always balanced")
         self.split, self.num_records, self.image_size = split, int(num_records), int(image_size)
         self.seed, self.long_tailed = int(seed), bool(long_tailed)
         self.difficulty = difficulty or DIFFICULTY  # bound now: a pickled copy renders the same faces

@@ -1,0 +1,101 @@
+"""The tables of a results file (one JSON record per run, as `hmtl_jax.tools.sweep` writes them), rendered into a
+Markdown document, so that no figure in the document can drift from the run that measured it.
+
+    python -m hmtl_jax.tools.results_tables docs/results.jsonl docs/RESULTS.md          # rewrite the tables
+    python -m hmtl_jax.tools.results_tables docs/results.jsonl docs/RESULTS.md --check  # exit 1 if out of date
+
+The document marks each table's place with `<!-- results: STUDY -->` (or `<!-- results: STUDY (validation) -->`
+for validation figures only) ... `<!-- end of results -->`; everything between the two lines is replaced by the
+table of that study's records: one row per variant (config and
+overrides), per train fraction the validation accuracy and (for runs evaluated on it) the test accuracy, mean ±
+sample standard deviation over seeds (n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections import defaultdict
+
+import numpy as np
+
+BLOCK = re.compile(
+    r"(<!-- results: (?P<study>[\w.-]+)(?P<validation> \(validation\))? -->\n)(?P<body>.*?)(<!-- end of results -->)",
+    re.DOTALL,
+)
+
+
+def read_records(path: str) -> list[dict]:
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def variant_name(record: dict) -> str:
+    name = os.path.basename(record["config"]).removesuffix(".py")
+    overrides = " ".join(o.removeprefix("--config.") for o in record["overrides"])
+    return f"{name} {overrides}".strip()
+
+
+def _cell(values: list) -> str:
+    values = 100 * np.array([v for v in values if v is not None], dtype=float)
+    if not len(values):
+        return "–"
+    spread = values.std(ddof=1) if len(values) > 1 else 0.0
+    return f"{values.mean():.1f} ± {spread:.1f} ({len(values)})"
+
+
+def study_table(records: list[dict], validation_only: bool = False) -> str:
+    """Markdown: variants (in the order first seen) x fractions (largest first), validation accuracy, and test
+    accuracy when the study's runs were evaluated on the test split (unless `validation_only`: a study that chooses
+    settings shows only what they were chosen by)."""
+    fractions = sorted({r["train_fraction"] for r in records}, reverse=True)
+    tested = any(r["test_accuracy"] is not None for r in records) and not validation_only
+    metrics = ["val_accuracy"] + (["test_accuracy"] if tested else [])
+    by_variant: dict[str, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for record in records:
+        by_variant[variant_name(record)][record["train_fraction"]].append(record)
+    columns = [f"{f:.0%} {metric.split('_')[0]}" for f in fractions for metric in metrics]
+    lines = ["| variant | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for variant, by_fraction in by_variant.items():
+        cells = [_cell([r[m] for r in by_fraction.get(f, [])]) for f in fractions for m in metrics]
+        lines.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def render(document: str, records: list[dict]) -> str:
+    """`document` with every marked table replaced by its study's table; a study without records is an error."""
+    studies = defaultdict(list)
+    for record in records:
+        studies[record["study"]].append(record)
+
+    def table(match: re.Match) -> str:
+        study = match["study"]
+        if study not in studies:
+            raise ValueError(f"the document asks for study {study!r}, which has no records")
+        return f"{match.group(1)}{study_table(studies[study], bool(match['validation']))}\n{match.group(5)}"
+
+    return BLOCK.sub(table, document)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", help="the JSON Lines file of run records")
+    parser.add_argument("document", help="the Markdown file whose marked tables to rewrite")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
+    args = parser.parse_args()
+    with open(args.document) as f:
+        before = f.read()
+    after = render(before, read_records(args.results))
+    if args.check:
+        if after != before:
+            sys.exit(f"{args.document}: tables differ from {args.results}; rerun without --check")
+        return
+    with open(args.document, "w") as f:
+        f.write(after)
+
+
+if __name__ == "__main__":
+    main()
