@@ -144,3 +144,34 @@ def test_separate_batch_norm_keeps_running_statistics_of_clean_images_only(batch
         assert max(differences) < 1e-5, "the masked and puzzled images leaked into the running statistics"
     else:  # the control: one pass over both kinds of image mixes them
         assert max(differences) > 1e-3
+
+
+def test_with_both_views_the_emotion_loss_is_the_mean_of_the_clean_and_the_pretext_views():
+    from flax import nnx
+
+    from hmtl_jax.models.from_config import to_model_input
+    from hmtl_jax.pretext.views import build_views
+    from hmtl_jax.training.emotion_loss import emotion_loss
+
+    settings = {**HMTL, "pretext.batch_norm": "separate", "model.dropout_rate": 0.0}
+    rng = jax.random.key(1)
+    losses = {}
+    for view in ("clean", "both"):
+        config = tiny_config(**settings, **{"pretext.emotion_view": view})
+        mesh, jitted = jitted_for(config, jax.devices()[:1])
+        state = jitted.init(jax.random.key(0))
+        batch = sharding.make_global_batch(random_batch(0), mesh)
+        (_, (_, scalars, _)), _ = jax.jit(
+            lambda s, b, j=jitted: loss_and_grads(
+                j.graphdef, s.params, s.batch_stats, b, rng, j.perceptual_params, j.spec
+            )
+        )(state, batch)
+        losses[view] = float(scalars["emotion_loss"])
+    # The pretext view's loss recomputed here: the same views (same key), one training-mode pass over them alone.
+    images = to_model_input(batch["image"], np.float32)
+    views = build_views(images, jax.random.fold_in(rng, 1), jitted.spec.pretext, jitted.spec.permutation_set)
+    model = nnx.merge(jitted.graphdef, state.params, state.batch_stats, copy=True)
+    model.train()
+    view_loss = float(emotion_loss(model.head(model.features(views["view"])[-1]), batch["label"]))
+    assert losses["both"] == pytest.approx(0.5 * (losses["clean"] + view_loss), rel=1e-5)
+    assert abs(view_loss - losses["clean"]) > 1e-3  # the two views really differ

@@ -309,3 +309,13 @@ def test_largest_batch_search_counts_a_batch_that_does_not_compile_as_not_fittin
         return 1.0
 
     assert throughput.largest_batch(_sl_config, None, 8, 100.0, peak_bytes=peak) == 48
+
+
+def test_the_committed_results_tables_are_rendered_from_the_committed_records():
+    with open(os.path.join(REPO, "docs", "RESULTS.md")) as f:
+        document = f.read()
+    assert "<!-- results: " in document, "RESULTS.md should hold tables rendered from docs/results.jsonl"
+    records = read_records(os.path.join(REPO, "docs", "results.jsonl"))
+    assert render(document, records) == document, (
+        "run: python -m hmtl_jax.tools.results_tables docs/results.jsonl docs/RESULTS.md"
+    )

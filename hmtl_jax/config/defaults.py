@@ -53,11 +53,12 @@ def base_config() -> ml_collections.ConfigDict:
     # Self-supervised auxiliary tasks (HMTL). A task with weight 0 is not built at all: no head, no extra compute.
     c.pretext = ml_collections.ConfigDict()
     # Which image the emotion head classifies during training: "pretext" = the puzzled/masked view, in the same
-    # forward pass (the paper's code); "clean" = the clean image, in the same jitted pass over a batch twice as large.
+    # forward pass (the paper's code); "clean" = the clean image, in the same jitted pass over a batch twice as large;
+    # "both" = as "clean", the emotion loss the mean of the clean and the pretext view's.
     c.pretext.emotion_view = "pretext"
-    # With emotion_view="clean": "joint" = clean and pretext images in one pass, BatchNorm's statistics mixed from
-    # both; "separate" = two passes, each normalised by its own batch statistics, running statistics (what evaluation
-    # uses) from the clean images only.
+    # With emotion_view "clean" or "both": "joint" = clean and pretext images in one pass, BatchNorm's statistics
+    # mixed from both; "separate" = two passes, each normalised by its own batch statistics, running statistics (what
+    # evaluation uses) from the clean images only.
     c.pretext.batch_norm = "joint"
     # With both tasks on: "compose" = every image is puzzled, then masked (one view; the decoder repaints the
     # puzzled image); "split" = even rows of the batch are puzzled, odd rows masked (each task sees half the batch).

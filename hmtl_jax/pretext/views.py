@@ -15,7 +15,7 @@ import ml_collections
 from hmtl_jax.config.tasks import task_on
 from hmtl_jax.pretext import jigsaw, masks
 
-EMOTION_VIEWS = ("pretext", "clean")
+EMOTION_VIEWS = ("pretext", "clean", "both")
 BATCH_NORMS = ("joint", "separate")
 COMBINES = ("compose", "split")
 

@@ -1,4 +1,5 @@
-"""Tools that use the library to measure it: `python -m hmtl_jax.tools.sweep` (configs x train sizes x seeds, one
-process each) and `python -m hmtl_jax.tools.benchmark` (step time, throughput, input pipeline). Nothing in the
-library imports them.
+"""Tools that use the library to measure it: `python -m hmtl_jax.tools.sweep` (configs x train fractions x seeds,
+one process each, one JSON record per run), `python -m hmtl_jax.tools.results_tables` (the records' tables in a
+document) and `python -m hmtl_jax.tools.benchmark` (step time, throughput, input pipeline). Nothing in the library
+imports them.
 """

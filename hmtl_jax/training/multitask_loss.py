@@ -87,13 +87,14 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
     if pretext.active:
         images = to_model_input(batch["image"], jnp.float32)
         views = build_views(images, jax.random.fold_in(rng, 1), pretext, spec.permutation_set)
-        if pretext.emotion_view == "clean" and pretext.batch_norm == "separate":
+        two_passes = pretext.emotion_view != "pretext"
+        if two_passes and pretext.batch_norm == "separate":
             clean_features = model.features(images.astype(spec.dtype))
             # A copy: nnx.state holds the live variables, which the next pass updates.
             clean_statistics = jax.tree.map(lambda statistic: statistic, nnx.state(model, nnx.BatchStat))
             view_features = model.features(views["view"].astype(spec.dtype))
             nnx.update(model, clean_statistics)  # running statistics from clean images, as evaluation sees them
-        elif pretext.emotion_view == "clean":
+        elif two_passes:
             # One pass over clean and pretext images interleaved row by row: each device keeps its own rows.
             both = jnp.stack([images, views["view"]], axis=1).reshape(-1, *images.shape[1:])
             clean_features, view_features = _split_pairs(model.features(both.astype(spec.dtype)))
@@ -103,6 +104,14 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
     else:
         logits = model(to_model_input(batch["image"], spec.dtype), rngs=nnx.Rngs(dropout=rng))
     fer = emotion_loss(logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing)
+    if pretext.active and pretext.emotion_view == "both":
+        # The pretext view as a second, harder example of the same face: the mean of both views' losses. The train
+        # accuracy stays the clean view's.
+        view_logits = model.head(view_features[-1], rngs=nnx.Rngs(dropout=jax.random.fold_in(rng, 3)))
+        view_fer = emotion_loss(
+            view_logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing
+        )
+        fer = 0.5 * (fer + view_fer)
     total = spec.emotion_weight * fer
     scalars = {"emotion_loss": fer}
     if pretext.jigsaw:
