@@ -1,11 +1,16 @@
 """Test setup: eight simulated CPU devices, so sharding is real in every test.
 
-XLA reads the flag once, when the backend starts, so it must be set before anything imports jax.
+XLA reads its flags once, when the backend starts, so they must be set before anything imports jax. The tests check
+behaviour (equal results, resumes, shardings, errors), not speed, so XLA compiles without its backend optimisations:
+that halves the compile time which dominates most tests. The subprocesses the tests start inherit the flags. What
+users run (the demo, the benchmarks) compiles at XLA's default level.
 """
 
 import os
 
-os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
+os.environ["XLA_FLAGS"] = (
+    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0"
+).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
@@ -15,5 +20,10 @@ import pytest  # noqa: E402  (after the XLA flag, which must come first)
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory):
     """One persistent compilation cache for the whole session: JAX initialises its cache once per process, so every
-    test that trains must share the directory; later runs of the same step skip compilation."""
-    return str(tmp_path_factory.mktemp("xla_cache"))
+    test that trains must share the directory; later runs of the same step skip compilation. With pytest-xdist the
+    workers share it too (their temporary directories sit side by side): a step one worker compiled, the others load.
+    JAX writes cache entries from one process per run and treats an unreadable entry as a miss."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "xla_cache"
+    path.mkdir(exist_ok=True)
+    return str(path)

@@ -265,7 +265,7 @@ def _free_port():
 def _start_processes(config, workdir, port):
     env = {
         **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "XLA_FLAGS": os.environ["XLA_FLAGS"].replace("device_count=8", "device_count=4"),
         "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}",
         "HMTL_NUM_PROCESSES": "2",
     }
