@@ -6,9 +6,9 @@ configs/affectnet_inpaint.py), and at 48 px VGG-16 would cost far more than the 
 
 Command:   python -m hmtl_jax.main --config=configs/synthetic_inpaint.py --workdir=workdirs/synthetic_inpaint
            20 % of the training data, for the same number of steps: add
-           --config.data.train_size=1200 --config.num_epochs=50
+           --config.data.train_fraction=0.2 --config.num_epochs=50
 Hardware:  any CPU.
-Expected:  docs/RESULTS.md (validation accuracy, 3 seeds, 100 % and 20 % of the training data).
+Expected:  docs/RESULTS.md, rendered from docs/results.jsonl (100 % and 20 % of the training data).
 """
 
 from hmtl_jax.config.recipes import add_inpaint, synthetic_base

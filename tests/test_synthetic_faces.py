@@ -114,7 +114,7 @@ def test_pickles_to_an_equal_behaving_source():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(split="test", num_records=8), "split"),
+        (dict(split="holdout", num_records=8), "split"),
         (dict(split="train", num_records=0), "num_records"),
         (dict(split="train", num_records=8, image_size=31), "image_size"),
         (dict(split="train", num_records=8, seed=-1), "seed"),

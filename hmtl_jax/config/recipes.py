@@ -40,8 +40,8 @@ def synthetic_base() -> ml_collections.ConfigDict:
     """A CPU-sized version of the comparison on the embedded synthetic faces: 48 px (divisible by the 3 x 3
     jigsaw), 6,000 balanced train faces, 2,000 validation faces, resnet_tiny, 10 epochs. Augmentation and optimiser
     as configs/demo.py (augmentation hurts on these faces, see there). Train on 20 % of the data with
-    --config.data.train_size=1200 --config.num_epochs=50 (the first 1,200 faces of the same stream, for the same
-    number of steps: with 10 epochs of 1,200 faces every variant stays near chance)."""
+    --config.data.train_fraction=0.2 --config.num_epochs=50 (a stratified fifth, 1,200 faces, for the same number
+    of steps: with 10 epochs of 1,200 faces every variant stays near chance)."""
     c = base_config()
     c.data.name = "synthetic_faces"
     c.data.image_size = 48

@@ -8,7 +8,7 @@ The document marks each table's place with `<!-- results: STUDY -->` (or `<!-- r
 for validation figures only) ... `<!-- end of results -->`; everything between the two lines is replaced by the
 table of that study's records: one row per variant (config and
 overrides), per train fraction the validation accuracy and (for runs evaluated on it) the test accuracy, mean ±
-sample standard deviation over seeds (n).
+sample standard deviation over seeds (n; a single run shows its figure alone).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def _cell(values: list) -> str:
     values = 100 * np.array([v for v in values if v is not None], dtype=float)
     if not len(values):
         return "–"
-    spread = values.std(ddof=1) if len(values) > 1 else 0.0
-    return f"{values.mean():.1f} ± {spread:.1f} ({len(values)})"
+    if len(values) == 1:  # no spread to show
+        return f"{values[0]:.1f} (1)"
+    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f} ({len(values)})"
 
 
 def study_table(records: list[dict], validation_only: bool = False) -> str:

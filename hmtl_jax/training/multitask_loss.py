@@ -87,14 +87,14 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
     if pretext.active:
         images = to_model_input(batch["image"], jnp.float32)
         views = build_views(images, jax.random.fold_in(rng, 1), pretext, spec.permutation_set)
-        two_passes = pretext.emotion_view != "pretext"
-        if two_passes and pretext.batch_norm == "separate":
+        clean_view = pretext.emotion_view != "pretext"  # the emotion head reads the clean image
+        if clean_view and pretext.batch_norm == "separate":
             clean_features = model.features(images.astype(spec.dtype))
             # A copy: nnx.state holds the live variables, which the next pass updates.
             clean_statistics = jax.tree.map(lambda statistic: statistic, nnx.state(model, nnx.BatchStat))
             view_features = model.features(views["view"].astype(spec.dtype))
             nnx.update(model, clean_statistics)  # running statistics from clean images, as evaluation sees them
-        elif two_passes:
+        elif clean_view:
             # One pass over clean and pretext images interleaved row by row: each device keeps its own rows.
             both = jnp.stack([images, views["view"]], axis=1).reshape(-1, *images.shape[1:])
             clean_features, view_features = _split_pairs(model.features(both.astype(spec.dtype)))
