@@ -1,16 +1,13 @@
 """Test setup: eight simulated CPU devices, so sharding is real in every test.
 
-XLA reads its flags once, when the backend starts, so they must be set before anything imports jax. The tests check
-behaviour (equal results, resumes, shardings, errors), not speed, so XLA compiles without its backend optimisations:
-that halves the compile time which dominates most tests. The subprocesses the tests start inherit the flags. What
-users run (the demo, the benchmarks) compiles at XLA's default level.
+XLA reads its flags once, when the backend starts, so they must be set before anything imports jax. The subprocesses
+the tests start inherit them. (Compiling without XLA's backend optimisations halved the compile-bound tests, but the
+whole suite, from a clean clone on the 2-core machine, took 20 min 25 s with it against 11 min 23 s without.)
 """
 
 import os
 
-os.environ["XLA_FLAGS"] = (
-    os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8 --xla_backend_optimization_level=0"
-).strip()
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8").strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 
