@@ -7,7 +7,8 @@
 Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_f<fraction>_s<seed> --config.seed=S
 --config.data.train_fraction=F [--config.num_epochs=E] [--config.data.test_size=T] [overrides after --]` (a
 fraction is F or F:E; the seed sets initialisation, data order, pretext draws and dropout; the faces and the
-stratified subset stay the same). Choose settings with sweeps without `--test_size`, then report with it. A run
+stratified subset stay the same). With `--test_size` each run is also evaluated once, after its last step, on
+held-out test faces: choose settings by the validation figures, report the test figures. A run
 already finished is not repeated and an interrupted one resumes, so rerunning the command after a crash completes
 the sweep. Each finished run appends one record to `--results` (default `<root>/results.jsonl`): its study, config,
 overrides, seed, fraction, steps, validation and test figures, wall time and the command that reproduces it. The
@@ -42,7 +43,11 @@ def _finished(workdir: str, name: str) -> dict | None:
 
 
 def _commit() -> str | None:
-    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    """The checkout's commit, or None outside a git checkout (or without git)."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    except FileNotFoundError:
+        return None
     return result.stdout.strip() or None
 
 
