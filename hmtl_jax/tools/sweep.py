@@ -26,6 +26,9 @@ import sys
 import time
 
 from hmtl_jax.tools.results_tables import read_records, study_table
+from hmtl_jax.training.evaluation import SPLIT_RECORDS
+
+VALIDATION_FILE, TEST_FILE = SPLIT_RECORDS["validation"][1], SPLIT_RECORDS["test"][1]
 
 
 def _run_dir(root: str, config: str, fraction: float, seed: int) -> str:
@@ -33,7 +36,7 @@ def _run_dir(root: str, config: str, fraction: float, seed: int) -> str:
 
 
 def _finished(workdir: str, name: str) -> dict | None:
-    """The figures of `name` (eval_latest.json or test_latest.json) if the run at `workdir` finished, else None."""
+    """The figures in `name` (VALIDATION_FILE or TEST_FILE) if the run at `workdir` finished, else None."""
     try:
         with open(os.path.join(workdir, name)) as f:
             latest = json.load(f)
@@ -51,9 +54,9 @@ def _commit() -> str | None:
     return result.stdout.strip() or None
 
 
-def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall_s) -> dict:
-    val = _finished(workdir, "eval_latest.json")
-    test = _finished(workdir, "test_latest.json") or {}
+def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall_s, commit) -> dict:
+    val = _finished(workdir, VALIDATION_FILE)
+    test = _finished(workdir, TEST_FILE) or {}
     return {
         "study": study,
         "config": config,
@@ -67,7 +70,7 @@ def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall
         "test_accuracy": test.get("accuracy"),
         "test_macro_f1": test.get("macro_f1"),
         "wall_s": wall_s,  # None: the run finished before this sweep (and no record says how long it took)
-        "commit": _commit(),
+        "commit": commit,
         "command": shlex.join(["python", *command[1:]]),
     }
 
@@ -77,7 +80,7 @@ def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], 
     earlier = read_records(results) if os.path.exists(results) else []
     recorded = {(r["study"], r["command"]) for r in earlier}
     wall_times = {r["command"]: r["wall_s"] for r in earlier if r["wall_s"] is not None}
-    records = []
+    records, commit = [], _commit()
     for seed in seeds:  # seed-major: a partial sweep already has every variant for the first seeds
         for fraction in fractions:
             fraction_args = [f"--config.data.train_fraction={fraction:g}"]
@@ -98,13 +101,15 @@ def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], 
                     *extra,
                 ]
                 wall_s = None
-                if _finished(workdir, "eval_latest.json") is None:
+                if _finished(workdir, VALIDATION_FILE) is None:
                     print(shlex.join(command), flush=True)
                     started = time.perf_counter()
                     subprocess.run(command, check=True)
                     wall_s = round(time.perf_counter() - started, 1)
                     print(f"  finished in {wall_s:.0f} s", flush=True)
-                record = _record(study, config, extra, seed, fraction, epochs.get(fraction), workdir, command, wall_s)
+                record = _record(
+                    study, config, extra, seed, fraction, epochs.get(fraction), workdir, command, wall_s, commit
+                )
                 if record["wall_s"] is None:
                     record["wall_s"] = wall_times.get(record["command"])
                 records.append(record)

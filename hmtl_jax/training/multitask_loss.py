@@ -103,15 +103,18 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
         logits = model.head(clean_features[-1], rngs=nnx.Rngs(dropout=rng))
     else:
         logits = model(to_model_input(batch["image"], spec.dtype), rngs=nnx.Rngs(dropout=rng))
-    fer = emotion_loss(logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing)
+
+    def fer_of(emotion_logits):
+        return emotion_loss(
+            emotion_logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing
+        )
+
+    fer = fer_of(logits)
     if pretext.active and pretext.emotion_view == "both":
         # The pretext view as a second, harder example of the same face: the mean of both views' losses. The train
         # accuracy stays the clean view's.
         view_logits = model.head(view_features[-1], rngs=nnx.Rngs(dropout=jax.random.fold_in(rng, 3)))
-        view_fer = emotion_loss(
-            view_logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing
-        )
-        fer = 0.5 * (fer + view_fer)
+        fer = 0.5 * (fer + fer_of(view_logits))
     total = spec.emotion_weight * fer
     scalars = {"emotion_loss": fer}
     if pretext.jigsaw:
