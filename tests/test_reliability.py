@@ -86,6 +86,58 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp
     assert _losses(workdir)[TOTAL] == _losses(straight)[TOTAL]
 
 
+def _children(pid) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except FileNotFoundError:  # a process that ended meanwhile
+            continue
+    return found
+
+
+def _running(pid) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signal_number", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_while_the_faces_are_rendered_leaves_no_process_behind(tmp_path, signal_number):
+    # Enough faces that rendering them takes the worker processes tens of seconds: the signal lands mid-way.
+    config = write_config_file(tmp_path, "render", "", **{"data.in_memory": True, "data.train_size": 40_000})
+    log = tmp_path / "stderr"
+    with open(log, "w") as stderr:  # a file, not a pipe: processes left behind would hold a pipe open
+        process = subprocess.Popen(_command(config, str(tmp_path / "run")), cwd=REPO, stderr=stderr)
+    deadline, children = time.monotonic() + 120, []
+    while len(children) < 3 and time.monotonic() < deadline:  # two rendering workers and the resource tracker
+        assert process.poll() is None, log.read_text()
+        children = _children(process.pid)
+        time.sleep(0.05)
+    try:
+        assert len(children) >= 3, f"the rendering workers never started: {children}"
+        time.sleep(1)  # rendering
+        process.send_signal(signal_number)
+        process.wait(timeout=60)
+        if signal_number == signal.SIGINT:  # Ctrl-C: a line saying so, not a traceback
+            assert process.returncode == 130 and "Traceback" not in log.read_text(), log.read_text()[-2000:]
+            assert "Ctrl-C before training started: nothing to save" in log.read_text()
+        deadline = time.monotonic() + 10
+        while (alive := [pid for pid in children if _running(pid)]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive, f"left behind: {alive}"
+    finally:
+        for pid in children:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
 def _half_written(checkpoints):
     """The temporary directories of checkpoint writes in progress (Orbax renames each to `<step>` when complete)."""
     if not os.path.isdir(checkpoints):

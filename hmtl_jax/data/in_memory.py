@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -26,6 +27,19 @@ def _read_chunk(source, start: int, stop: int) -> dict[str, np.ndarray]:
     return {key: np.stack([record[key] for record in records]) for key in records[0]}
 
 
+def _leave_with_parent(parent: int) -> None:
+    """Worker initializer: exit as soon as the process that spawned this worker is gone. A SIGTERM (a scheduler,
+    a preemption) kills the trainer without any cleanup, and its workers would otherwise wait for work forever.
+    (Linux's PR_SET_PDEATHSIG would do this without a thread, but not on macOS laptops.)"""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class InMemorySource:
     """`len()`, `[i] -> dict of the record's fields`, and `labels()`, as the source it copies.
 
@@ -38,8 +52,16 @@ class InMemorySource:
         bounds = [(start, min(start + CHUNK, len(source))) for start in range(0, len(source), CHUNK)]
         workers = min(processes or os.cpu_count() or 1, len(bounds))
         if workers > 1:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_with_parent,
+                initargs=(os.getpid(),),
+            )
+            try:
                 parts = list(pool.map(_read_chunk, [source] * len(bounds), *zip(*bounds, strict=True)))
+            finally:  # on Ctrl-C too: the chunks not started yet are dropped, not rendered first
+                pool.shutdown(cancel_futures=True)
         else:
             parts = [_read_chunk(source, start, stop) for start, stop in bounds]
         self._fields = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
