@@ -180,21 +180,25 @@ def _kill_during_a_checkpoint_write(checkpoints, process, timeout=240):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kill_after", [3, 12])
-def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight, kill_after):
-    # A checkpoint every step, written in the background while the next steps run: after step `kill_after` (12:
-    # once older checkpoints are being deleted too), the kill lands while a checkpoint is half written (its
-    # temporary directory exists), and the test checks it did.
-    config = write_config_file(tmp_path, "long", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
+def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache_dir, straight):
+    # A checkpoint every step, written in the background while the next steps run. Killed twice, each time while a
+    # checkpoint is half written (its temporary directory exists; the test checks it did): after step 3, and, in the
+    # resumed run, after step 12, once older checkpoints are being deleted too.
+    config = write_config_file(tmp_path, "every_step", cache_dir, **{**LONG, "checkpoint_every_steps": 1})
     workdir = str(tmp_path / "run")
     checkpoints = os.path.join(workdir, "checkpoints")
-    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.DEVNULL)
-    _wait_for_step(workdir, kill_after, process)
-    left = _kill_during_a_checkpoint_write(checkpoints, process)
-    assert left, "the kill did not land during a checkpoint write"
-    interrupted = max(int(name.split(".")[0]) for name in left)
-    latest = ocp.CheckpointManager(checkpoints).latest_step()
-    assert latest is not None and latest < interrupted < TOTAL  # the half-written one does not count
+    latest = None
+    for kill_after in (3, 12):
+        with open(tmp_path / f"stderr_{kill_after}", "w") as stderr:
+            process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=stderr)
+        _wait_for_step(workdir, kill_after, process)
+        left = _kill_during_a_checkpoint_write(checkpoints, process)
+        if latest is not None:
+            assert f"Resumed from checkpoint at step {latest}" in (tmp_path / f"stderr_{kill_after}").read_text()
+        assert left, f"the kill after step {kill_after} did not land during a checkpoint write"
+        interrupted = max(int(name.split(".")[0]) for name in left)
+        latest = ocp.CheckpointManager(checkpoints).latest_step()
+        assert latest is not None and latest < interrupted < TOTAL  # the half-written one does not count
 
     # The rerun may checkpoint less often (a setting that does not change the run): the rest is a plain resume.
     config = write_config_file(tmp_path, "long", cache_dir, **LONG)
