@@ -33,9 +33,11 @@ def test_hamming_set_is_distinct_deterministic_and_greedily_farthest():
 
     # The greedy promise, checked by brute force over all 9! permutations: the k-th pick is at least as far (in
     # smallest Hamming distance) from the first k-1 picks as any permutation is.
+    # (Every pick is checked; the distance to the first k picks is kept as a running minimum over them.)
     every = np.array(list(itertools.permutations(range(9))), np.int8)
-    for k in (1, 2, 9, 10, 50, 99):
-        distance_to_chosen = (every[:, None, :] != perms[None, :k, :]).sum(-1).min(axis=1)
+    distance_to_chosen = np.full(len(every), 9)
+    for k in range(1, 100):
+        np.minimum(distance_to_chosen, (every != perms[k - 1]).sum(-1), out=distance_to_chosen)
         pick_distance = (perms[k] != perms[:k]).sum(-1).min()
         assert pick_distance == distance_to_chosen.max(), f"pick {k} is not a farthest permutation"
     # So the set's minimum pairwise distance is its last pick's, and no smaller than any earlier pick's.
