@@ -8,12 +8,13 @@ Hardware:  any CPU.
 Expected:  docs/RESULTS.md, rendered from docs/results.jsonl (100 % and 20 % of the training data).
 """
 
-from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base
+from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base, synthetic_design
 
 
 def get_config():
     c = synthetic_base()
     add_puzzle(c)
     add_inpaint(c, perceptual=False)
+    synthetic_design(c)
     c.lock()
     return c
