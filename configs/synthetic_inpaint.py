@@ -7,8 +7,13 @@ configs/affectnet_inpaint.py), and at 48 px VGG-16 would cost far more than the 
 Command:   python -m hmtl_jax.main --config=configs/synthetic_inpaint.py --workdir=workdirs/synthetic_inpaint
            20 % of the training data, for the same number of steps: add
            --config.data.train_fraction=0.2 --config.num_epochs=50
+Design:    synthetic_design (hmtl_jax/config/recipes.py), chosen on the validation faces: the emotion head on the
+           clean face, BatchNorm statistics kept apart, the decoder without skip connections. The paper's one
+           pass instead: --config.pretext.emotion_view=pretext --config.pretext.batch_norm=joint
+           --config.inpaint.skip_connections=True
 Hardware:  any CPU.
-Expected:  docs/RESULTS.md, rendered from docs/results.jsonl (100 % and 20 % of the training data).
+Expected:  test accuracy 66.0 ± 1.7 % (100 %) and 23.2 ± 0.2 % (20 %), seeds 0-2, against SL's 68.4 and 21.8
+           (docs/results.jsonl, study final; docs/RESULTS.md). About 6 min a run on 2 CPU cores.
 """
 
 from hmtl_jax.config.recipes import add_inpaint, synthetic_base, synthetic_design
