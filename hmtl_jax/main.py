@@ -3,8 +3,8 @@
 Kept tiny so a notebook can `from hmtl_jax.training.loop import train_and_evaluate` and call it with a config object.
 Exit status: 0 when training finished or stopped on request (SIGTERM, Ctrl-C) with a checkpoint; 1 with a message
 when the loss stopped being finite; 2 with one line on stderr for a mistake in the command (a setting, a file, a
-workdir), with the traceback too under --verbose; 130 for a Ctrl-C before training started (nothing to save yet) or a
-second one during it; otherwise (a bug) the traceback.
+workdir), with the traceback too under --verbose; 130 for a Ctrl-C outside the train steps (e.g. while the data
+are read) or a second one during them; otherwise (a bug) the traceback.
 """
 
 import logging
@@ -85,8 +85,8 @@ def main(argv):
     try:
         distributed.initialize(_DISTRIBUTED.value)
         train_and_evaluate(_load_config(), _WORKDIR.value)
-    except KeyboardInterrupt:  # Ctrl-C before training started; during training StopRequests saves and returns
-        logging.warning("Ctrl-C before training started: nothing to save")
+    except KeyboardInterrupt:  # Ctrl-C outside the train steps (during them StopRequests saves and returns)
+        logging.warning("Ctrl-C outside the train steps: stopped; the newest checkpoint, if any, is kept")
         sys.exit(130)
     except NonFiniteLoss as error:
         logging.error("%s", error)
