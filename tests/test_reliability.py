@@ -114,7 +114,13 @@ def test_a_stop_while_the_faces_are_rendered_leaves_no_process_behind(tmp_path, 
     config = write_config_file(tmp_path, "render", "", **{"data.in_memory": True, "data.train_size": 40_000})
     log = tmp_path / "stderr"
     with open(log, "w") as stderr:  # a file, not a pipe: processes left behind would hold a pipe open
-        process = subprocess.Popen(_command(config, str(tmp_path / "run")), cwd=REPO, stderr=stderr)
+        # Ctrl-C's default action, as in a terminal: pytest-xdist's workers ignore SIGINT, and children inherit that.
+        process = subprocess.Popen(
+            _command(config, str(tmp_path / "run")),
+            cwd=REPO,
+            stderr=stderr,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
     deadline, children = time.monotonic() + 120, []
     while len(children) < 3 and time.monotonic() < deadline:  # two rendering workers and the resource tracker
         assert process.poll() is None, log.read_text()
@@ -133,7 +139,7 @@ def test_a_stop_while_the_faces_are_rendered_leaves_no_process_behind(tmp_path, 
             time.sleep(0.1)
         assert not alive, f"left behind: {alive}"
     finally:
-        for pid in children:
+        for pid in [process.pid, *children]:
             if _running(pid):
                 os.kill(pid, signal.SIGKILL)
 
