@@ -114,13 +114,13 @@ def test_a_stop_while_the_faces_are_rendered_leaves_no_process_behind(tmp_path, 
     config = write_config_file(tmp_path, "render", "", **{"data.in_memory": True, "data.train_size": 40_000})
     log = tmp_path / "stderr"
     with open(log, "w") as stderr:  # a file, not a pipe: processes left behind would hold a pipe open
-        # Ctrl-C's default action, as in a terminal: pytest-xdist's workers ignore SIGINT, and children inherit that.
-        process = subprocess.Popen(
-            _command(config, str(tmp_path / "run")),
-            cwd=REPO,
-            stderr=stderr,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        # Ctrl-C's default action, as in a terminal: pytest-xdist's workers ignore SIGINT and children inherit that,
+        # so the trainer is exec'd (same process) from a Python that restored it first.
+        restore = (
+            "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
         )
+        command = [sys.executable, "-c", restore, *_command(config, str(tmp_path / "run"))]
+        process = subprocess.Popen(command, cwd=REPO, stderr=stderr)
     deadline, children = time.monotonic() + 120, []
     while len(children) < 3 and time.monotonic() < deadline:  # two rendering workers and the resource tracker
         assert process.poll() is None, log.read_text()
