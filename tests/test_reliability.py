@@ -86,25 +86,25 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp
     assert _losses(workdir)[TOTAL] == _losses(straight)[TOTAL]
 
 
+def _stat(path) -> list[str] | None:
+    """The fields of a /proc `stat` file after the command name (state first, then the parent's pid), or None when
+    the process or thread has ended."""
+    try:
+        with open(path) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return None
+
+
 def _children(pid) -> list[int]:
     """The processes whose parent is `pid` (Linux /proc)."""
-    found = []
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                    found.append(int(entry))
-        except FileNotFoundError:  # a process that ended meanwhile
-            continue
-    return found
+    stats = {int(entry): _stat(f"/proc/{entry}/stat") for entry in filter(str.isdigit, os.listdir("/proc"))}
+    return [child for child, fields in stats.items() if fields and int(fields[1]) == pid]
 
 
 def _running(pid) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
-    except FileNotFoundError:
-        return False
+    fields = _stat(f"/proc/{pid}/stat")
+    return fields is not None and fields[0] != "Z"  # a zombie has exited
 
 
 @pytest.mark.slow
@@ -153,14 +153,8 @@ def _half_written(checkpoints):
 
 def _frozen(pid) -> bool:
     """Whether every thread of process `pid` is stopped (SIGSTOP takes effect asynchronously)."""
-    states = []
-    for task in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{task}/stat") as f:
-                states.append(f.read().rsplit(")", 1)[1].split()[0])
-        except FileNotFoundError:  # a thread that ended meanwhile
-            continue
-    return all(state in "tT" for state in states)
+    states = [_stat(f"/proc/{pid}/task/{task}/stat") for task in os.listdir(f"/proc/{pid}/task")]
+    return all(fields[0] in "tT" for fields in states if fields)  # (None: a thread that ended meanwhile)
 
 
 def _kill_during_a_checkpoint_write(checkpoints, process, timeout=240):
@@ -195,12 +189,13 @@ def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache
     checkpoints = os.path.join(workdir, "checkpoints")
     latest = None
     for kill_after in (3, 12):
-        with open(tmp_path / f"stderr_{kill_after}", "w") as stderr:
+        log = tmp_path / f"stderr_{kill_after}"
+        with open(log, "w") as stderr:
             process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=stderr)
         _wait_for_step(workdir, kill_after, process)
         left = _kill_during_a_checkpoint_write(checkpoints, process)
         if latest is not None:
-            assert f"Resumed from checkpoint at step {latest}" in (tmp_path / f"stderr_{kill_after}").read_text()
+            assert f"Resumed from checkpoint at step {latest}" in log.read_text()
         assert left, f"the kill after step {kill_after} did not land during a checkpoint write"
         interrupted = max(int(name.split(".")[0]) for name in left)
         latest = ocp.CheckpointManager(checkpoints).latest_step()

@@ -77,7 +77,8 @@ def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
 
     sweep("1,0.5:3", "0")
     # Another sweep over the same root runs only what is not there yet: of two seeds at the half fraction, seed 1.
-    sweep("0.5:3", "0,1")
+    second = sweep("0.5:3", "0,1")
+    assert "tiny_f0.5_s1" in second.stdout and "tiny_f0.5_s0" not in second.stdout
     assert sorted(os.listdir(root)) == ["tiny_f0.5_s0", "tiny_f0.5_s1", "tiny_f1_s0"]
     with open(os.path.join(root, "tiny_f0.5_s1", "config.json")) as f:
         saved = json.load(f)
