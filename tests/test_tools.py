@@ -13,7 +13,7 @@ import pytest
 from hmtl_jax.data.in_memory import CHUNK, InMemorySource
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.tools.results_tables import read_records, render, study_table
-from tests.helpers import REPO, write_config_file
+from tests.helpers import REPO, one_device_env, write_config_file
 
 
 @pytest.mark.parametrize("processes", [1, 2])
@@ -70,12 +70,12 @@ def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
         command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", f"--fractions={fractions}",
                    f"--seeds={seeds}", "--test_size=16", f"--root={root}", "--study=tiny", f"--results={results}",
                    "--", "--config.batch_size=8"]  # fmt: skip
-        env = {**os.environ, "PYTHONPATH": REPO}
-        result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(command, cwd=REPO, env=one_device_env(), capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
         return result
 
     sweep("1,0.5:3", "0")
+    assert os.listdir(tmp_path / "cache"), "the runs' compiled steps should land in their config's compilation cache"
     # Another sweep over the same root runs only what is not there yet: of two seeds at the half fraction, seed 1.
     second = sweep("0.5:3", "0,1")
     assert "tiny_f0.5_s1" in second.stdout and "tiny_f0.5_s0" not in second.stdout
@@ -125,7 +125,7 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "hmtl_jax.tools.benchmark", "step_time", sl, hmtl, "--steps=2", "--rounds=2"],
         cwd=REPO,
-        env={**os.environ, "PYTHONPATH": REPO},
+        env=one_device_env(),
         capture_output=True,
         text=True,
         timeout=600,
@@ -196,6 +196,7 @@ def test_flop_count_is_two_multiply_adds_per_conv_and_matmul_output():
     assert count_flops(jax.grad(forward, argnums=1), x, w) == 2 * conv + 2 * matmul
 
 
+@pytest.mark.slow
 def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_pytorch(tmp_path):
     result = subprocess.run(
         [
@@ -219,6 +220,7 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
             "2",
         ],
         cwd=REPO,
+        env=one_device_env(),
         capture_output=True,
         text=True,
         timeout=600,

@@ -28,7 +28,6 @@ def test_a_run_writes_metrics_images_and_checkpoints(tmp_path, cache_dir):
     latest = json.load(open(os.path.join(workdir, "eval_latest.json")))
     assert np.sum(latest["confusion"]) == 24  # every validation image counted once, padding excluded
     assert 8 in ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).all_steps()
-    assert os.listdir(cache_dir), "compiled steps should land in the persistent compilation cache"
 
 
 @pytest.mark.slow

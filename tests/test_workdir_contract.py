@@ -227,7 +227,8 @@ def test_a_class_only_the_validation_split_has_is_named_once(tmp_path, cache_dir
 def test_a_second_ctrl_c_during_compilation_leaves_at_once(tmp_path, cache_dir):
     config = write_config_file(tmp_path, "tiny", "")  # no compilation cache: the first step really compiles
     command = [sys.executable, "-m", "hmtl_jax.main", f"--config={config}", f"--workdir={tmp_path / 'run'}"]
-    process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+    env = {name: value for name, value in os.environ.items() if name != "JAX_COMPILATION_CACHE_DIR"}  # the session's
+    process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # the last line before the first step, which compiles it
         if "Training resnet_tiny" in line:
             break
