@@ -35,4 +35,3 @@ def cache_dir():
     """The session's persistent compilation cache, for configs (`config.compilation_cache_dir`) of runs in this
     process and in subprocesses. JAX opens its cache once per process, so in-process runs must name this one."""
     return os.environ["JAX_COMPILATION_CACHE_DIR"]
-

@@ -209,17 +209,18 @@ def _differences(config, reference) -> dict:
     return {k: v for k, v in flat.items() if v != ref[k]}
 
 
+def _load(dataset, variant):
+    path = os.path.join(REPO, "configs", f"{dataset}_{variant}.py")
+    spec = importlib.util.spec_from_file_location(f"{dataset}_{variant}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_config()
+
+
 @pytest.mark.parametrize("name", ["sl", "puzzle", "inpaint", "hmtl"])
 @pytest.mark.parametrize("dataset", ["synthetic", "affectnet"])
 def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset, tmp_path):
-    def load(variant):
-        path = os.path.join(REPO, "configs", f"{dataset}_{variant}.py")
-        spec = importlib.util.spec_from_file_location(f"{dataset}_{variant}", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.get_config()
-
-    config, sl = load(name), load("sl")
+    config, sl = _load(dataset, name), _load(dataset, "sl")
     assert (config.jigsaw.weight > 0) == (name in ("puzzle", "hmtl"))
     assert (config.inpaint.weight > 0) == (name in ("inpaint", "hmtl"))
     if name == "sl":
@@ -239,3 +240,29 @@ def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset,
         config.unlock()
         config.inpaint.perceptual_weights = str(weights)
     check_config(config)
+
+
+# The two-stage recipe HMTL is compared with: the pretext task alone (labels unused) for half of SL's epochs, then SL
+# for the other half from the pre-training's workdir. Everything else is the synthetic SL config's.
+TWO_STAGE_DIFFERENCES = {
+    "pretrain_puzzle": {"jigsaw.weight": 1.0, "loss.emotion_weight": 0.0, "num_epochs": 5},
+    "pretrain_inpaint": {
+        "inpaint.weight": 1.0,
+        "inpaint.skip_connections": False,
+        "loss.emotion_weight": 0.0,
+        "num_epochs": 5,
+    },
+    "finetune_puzzle": {"num_epochs": 5, "init_from": "workdirs/synthetic_pretrain_puzzle"},
+    "finetune_inpaint": {"num_epochs": 5, "init_from": "workdirs/synthetic_pretrain_inpaint"},
+}
+
+
+@pytest.mark.parametrize("name", TWO_STAGE_DIFFERENCES)
+def test_the_two_stage_configs_differ_from_sl_only_in_their_stage(name):
+    config = _load("synthetic", name)
+    assert _differences(config, _load("synthetic", "sl")) == TWO_STAGE_DIFFERENCES[name]
+    if name.startswith("pretrain"):
+        check_config(config)
+    else:  # before its pre-training has run, the fine-tuning says what it needs
+        with pytest.raises(ValueError, match="config.init_from=workdirs/synthetic_pretrain_.* does not exist"):
+            check_config(config)

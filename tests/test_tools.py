@@ -69,7 +69,7 @@ def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
     def sweep(fractions, seeds):
         command = [sys.executable, "-m", "hmtl_jax.tools.sweep", f"--configs={config}", f"--fractions={fractions}",
                    f"--seeds={seeds}", "--test_size=16", f"--root={root}", "--study=tiny", f"--results={results}",
-                   "--", "--config.batch_size=8"]  # fmt: skip
+                   "--", "--config.batch_size=8", "--config.data.subset_seed={seed}"]  # fmt: skip
         result = subprocess.run(command, cwd=REPO, env=one_device_env(), capture_output=True, text=True, timeout=600)
         assert result.returncode == 0, result.stderr[-2000:]
         return result
@@ -83,6 +83,7 @@ def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
     with open(os.path.join(root, "tiny_f0.5_s1", "config.json")) as f:
         saved = json.load(f)
     assert (saved["seed"], saved["data"]["train_fraction"], saved["num_epochs"], saved["batch_size"]) == (1, 0.5, 3, 8)
+    assert saved["data"]["subset_seed"] == 1  # "{seed}" in an override is the run's seed
     records = read_records(results)
     assert [(r["seed"], r["train_fraction"]) for r in records] == [(0, 1.0), (0, 0.5), (1, 0.5)]
     for record in records:  # each run's figures are the ones its workdir holds, and its command reproduces it
@@ -93,12 +94,15 @@ def test_sweep_runs_every_combination_once_and_records_each_run(tmp_path):
         assert record["steps"] == latest["step"] == latest["total_steps"]
         with open(os.path.join(workdir, "test_latest.json")) as f:
             assert record["test_accuracy"] == json.load(f)["accuracy"]
-        assert record["study"] == "tiny" and record["overrides"] == ["--config.batch_size=8"] and record["wall_s"] > 0
+        # The overrides as given (so that the seeds of one variant share a row), the command as run.
+        assert record["overrides"] == ["--config.batch_size=8", "--config.data.subset_seed={seed}"]
+        assert record["study"] == "tiny" and record["wall_s"] > 0
         assert f"--config.seed={record['seed']}" in record["command"]
+        assert f"--config.data.subset_seed={record['seed']} " in record["command"] + " "
     # Once more: every run is finished and recorded, so it trains and appends nothing.
     again = sweep("1,0.5:3", "0")
     assert "hmtl_jax.main" not in again.stdout
-    assert "| tiny batch_size=8 |" in again.stdout and read_records(results) == records
+    assert "| tiny batch_size=8 data.subset_seed={seed} |" in again.stdout and read_records(results) == records
 
 
 def _quotient(numerator, numerator_half_unit, denominator, denominator_half_unit):

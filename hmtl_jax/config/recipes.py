@@ -100,3 +100,21 @@ def synthetic_design(c: ml_collections.ConfigDict) -> None:
     c.pretext.emotion_view = "clean"
     c.pretext.batch_norm = "separate"
     c.inpaint.skip_connections = False
+
+
+def ssl_pretrain(c: ml_collections.ConfigDict) -> None:
+    """The first stage of the two-stage recipe HMTL is compared with: the pretext tasks alone (the emotion loss has
+    weight 0, so the labels are never used), on every train image, for half of the recipe's epochs. The emotion head
+    reads the pretext view (one pass; its output is unused) and the in-painting decoder has no skip connections, as
+    in the synthetic design."""
+    c.loss.emotion_weight = 0.0
+    if c.inpaint.weight > 0:  # after add_inpaint
+        c.inpaint.skip_connections = False
+    c.num_epochs = c.num_epochs // 2
+
+
+def ssl_finetune(c: ml_collections.ConfigDict, pretrained: str) -> None:
+    """The second stage: the supervised recipe for the other half of the epochs, starting from the backbone (and
+    every other parameter whose name and shape match) of the pre-training run in the workdir `pretrained`."""
+    c.num_epochs = c.num_epochs - c.num_epochs // 2
+    c.init_from = pretrained

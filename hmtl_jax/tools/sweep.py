@@ -7,12 +7,14 @@
 Each run is `python -m hmtl_jax.main --config=C --workdir=<root>/<name>_f<fraction>_s<seed> --config.seed=S
 --config.data.train_fraction=F [--config.num_epochs=E] [--config.data.test_size=T] [overrides after --]` (a
 fraction is F or F:E; the seed sets initialisation, data order, pretext draws and dropout; the faces and the
-stratified subset stay the same). With `--test_size` each run is also evaluated once, after its last step, on
-held-out test faces: choose settings by the validation figures, report the test figures. A run
-already finished is not repeated and an interrupted one resumes, so rerunning the command after a crash completes
-the sweep. Each finished run appends one record to `--results` (default `<root>/results.jsonl`): its study, config,
-overrides, seed, fraction, steps, validation and test figures, wall time and the command that reproduces it. The
-sweep ends with its table (`hmtl_jax.tools.results_tables`, which also renders the committed tables).
+stratified subset stay the same). `{seed}` in an override stands for the run's seed, e.g. to fine-tune each seed
+from the pre-training of the same seed: `-- --config.init_from=workdirs/ssl/synthetic_pretrain_puzzle_f1_s{seed}`.
+With `--test_size` each run is also evaluated once, after its last step, on held-out test faces: choose settings by
+the validation figures, report the test figures. A run already finished is not repeated and an interrupted one
+resumes, so rerunning the command after a crash completes the sweep. Each finished run appends one record to
+`--results` (default `<root>/results.jsonl`): its study, config, overrides (as given), seed, fraction, steps,
+validation and test figures, wall time and the command that reproduces it. The sweep ends with its table
+(`hmtl_jax.tools.results_tables`, which also renders the committed tables).
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], 
                     f"--workdir={workdir}",
                     f"--config.seed={seed}",
                     *fraction_args,
-                    *extra,
+                    *(override.replace("{seed}", str(seed)) for override in extra),
                 ]
                 wall_s = None
                 if _finished(workdir, VALIDATION_FILE) is None:
