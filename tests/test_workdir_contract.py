@@ -165,7 +165,7 @@ def test_init_from_loads_the_matching_parameters_and_says_which(tmp_path, cache_
             np.testing.assert_array_equal(value, before)
         else:  # everything else is the trained run's
             np.testing.assert_array_equal(value, trained[("params", *name)], err_msg=str(name))
-    assert sorted(initialised) == ["params/jigsaw/dense/bias/value", "params/jigsaw/dense/kernel/value"]
+    assert sorted(initialised) == ["params/jigsaw/dense/bias", "params/jigsaw/dense/kernel"]
     assert len(loaded) == len(trained) - sum(1 for k in trained if k[0] in ("opt_state", "step", "rng"))
     assert int(state.step) == 0  # a new run: step and optimiser start afresh
     # Through the trainer: the run says what it loaded and what it initialised.

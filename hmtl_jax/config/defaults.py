@@ -42,6 +42,10 @@ def base_config() -> ml_collections.ConfigDict:
     c.model = ml_collections.ConfigDict()
     c.model.name = "efficientnet_b0"  # see hmtl_jax.models.MODEL_NAMES
     c.model.dropout_rate = 0.3  # before the emotion head, as the paper's code
+    # A timm or torchvision ImageNet weights file (.safetensors or .pth) for the backbone (efficientnet_b0/b1/b2,
+    # resnet18, resnet50); "" = from scratch, as the paper. The model then takes PyTorch's BatchNorm epsilon and
+    # ImageNet's input normalisation, as the weights were trained (hmtl_jax/models/imagenet_weights.py).
+    c.model.imagenet_weights = ""
 
     c.loss = ml_collections.ConfigDict()
     c.loss.emotion_weight = (

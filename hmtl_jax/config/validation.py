@@ -15,6 +15,7 @@ from hmtl_jax.data.input_pipeline import SAMPLINGS
 from hmtl_jax.data.sources import PREPARED_DATASETS, SYNTHETIC
 from hmtl_jax.errors import ConfigError
 from hmtl_jax.models import MODEL_NAMES, vgg16
+from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_weights
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import BATCH_NORMS, COMBINES, EMOTION_VIEWS
@@ -76,8 +77,21 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(
             f"config.init_from={config.init_from} does not exist: give the workdir of the run to start from"
         )
+    if config.model.imagenet_weights:
+        check_imagenet_config(config)
     check_data_config(config)
     check_task_config(config)
+
+
+def check_imagenet_config(config: ml_collections.ConfigDict) -> None:
+    if config.model.name not in IMAGENET_MODELS:
+        raise ConfigError(
+            f"config.model.imagenet_weights needs a model timm and torchvision publish ImageNet weights for: one of "
+            f"{', '.join(IMAGENET_MODELS)}, not config.model.name={config.model.name!r}"
+        )
+    if config.init_from:
+        raise ConfigError("set config.init_from or config.model.imagenet_weights, not both: each gives the start")
+    check_imagenet_weights(config.model.imagenet_weights)
 
 
 def check_data_config(config: ml_collections.ConfigDict) -> None:

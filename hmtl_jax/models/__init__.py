@@ -15,8 +15,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from hmtl_jax.errors import ConfigError
-from hmtl_jax.models.classifier import Classifier, EmotionHead
+from hmtl_jax.models.classifier import IMAGENET_NORMALISATION, Classifier, EmotionHead
+from hmtl_jax.models.efficientnet import BN_EPSILON as EFFICIENTNET_BN_EPSILON
 from hmtl_jax.models.efficientnet import EFFICIENTNETS, EfficientNet
+from hmtl_jax.models.layers import PYTORCH_BN_EPSILON
 from hmtl_jax.models.resnet import RESNETS, ResNet
 
 MODEL_NAMES: tuple[str, ...] = tuple(EFFICIENTNETS) + tuple(RESNETS)
@@ -29,19 +31,23 @@ def create_model(
     *,
     num_classes: int,
     dropout_rate: float = 0.3,
+    for_imagenet_weights: bool = False,
     dtype=jnp.float32,
     param_dtype=jnp.float32,
     rngs: nnx.Rngs,
 ) -> Classifier:
     """`dtype` is the compute dtype (bf16 for mixed precision), used by every Conv, Linear and BatchNorm;
     parameters are stored in `param_dtype`. Logits are float32 either way. `rngs` needs a `params` (or default)
-    stream; it is used only at construction."""
+    stream; it is used only at construction. `for_imagenet_weights`: built as timm's and torchvision's ImageNet
+    weights were trained, with PyTorch's BatchNorm epsilon (ResNets use it anyway) and ImageNet's mean and standard
+    deviation normalising the input inside the model (models/imagenet_weights.py fills it)."""
     common = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
     if name in EFFICIENTNETS:
-        backbone = EfficientNet(*EFFICIENTNETS[name], **common)
+        epsilon = PYTORCH_BN_EPSILON if for_imagenet_weights else EFFICIENTNET_BN_EPSILON
+        backbone = EfficientNet(*EFFICIENTNETS[name], bn_epsilon=epsilon, **common)
     elif name in RESNETS:
         backbone = ResNet(RESNETS[name], **common)
     else:
         raise ConfigError(f"unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
     head = EmotionHead(backbone.num_features, num_classes, dropout_rate, **common)
-    return Classifier(backbone, head)
+    return Classifier(backbone, head, input_normalisation=IMAGENET_NORMALISATION if for_imagenet_weights else None)

@@ -38,21 +38,39 @@ class EmotionHead(nnx.Module):
         return self.dense(self.dropout(pooled, rngs=rngs)).astype(jnp.float32)
 
 
+# (mean, standard deviation) per RGB channel of ImageNet's pixels in [0, 1], as timm and torchvision normalise them.
+IMAGENET_NORMALISATION = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
 class Classifier(nnx.Module):
     """`backbone` (image -> stage-end feature maps) + `head` (last feature map -> logits).
 
     `jigsaw` and `decoder` are the self-supervised heads (models/pretext_heads.py), None unless their task is on.
-    Only the training step calls them."""
+    Only the training step calls them. Images come in [0, 1] (the paper's input); `input_normalisation` (mean, std)
+    normalises them inside the model, for backbones whose weights expect it. Inside, so that the pretext views and
+    the in-painting targets stay in [0, 1] and every caller feeds the same pixels."""
 
-    def __init__(self, backbone: Backbone, head: EmotionHead, *, jigsaw=None, decoder=None):
+    def __init__(
+        self,
+        backbone: Backbone,
+        head: EmotionHead,
+        *,
+        jigsaw=None,
+        decoder=None,
+        input_normalisation: tuple[tuple[float, ...], tuple[float, ...]] | None = None,
+    ):
         self.backbone = backbone
         self.head = head
+        self.input_normalisation = input_normalisation  # static: part of the graph, not of the state
         # nnx.data: these slots hold modules (state) even while None, so a head can be attached after construction.
         self.jigsaw = nnx.data(jigsaw)
         self.decoder = nnx.data(decoder)
 
     def features(self, images: jax.Array) -> list[jax.Array]:
         """Feature maps at the end of each backbone stage (NHWC, coarsest last)."""
+        if self.input_normalisation is not None:
+            mean, std = (jnp.asarray(values, images.dtype) for values in self.input_normalisation)
+            images = (images - mean) / std
         return self.backbone(images)
 
     def __call__(self, images: jax.Array, *, rngs: nnx.Rngs | jax.Array | None = None) -> jax.Array:

@@ -9,6 +9,7 @@ conv to round(1280 * width) channels. Padding is PyTorch's symmetric k//2, as ti
 Left out: stochastic depth (timm's drop_path_rate, off by default in timm's `efficientnet_b*` too); it only
 regularises training and adds no parameters.
 BatchNorm epsilon 1e-3 as the TensorFlow original (timm uses PyTorch's 1e-5 here; the paper's Keras code 1e-3);
+`bn_epsilon` sets another (models/imagenet_weights.py: timm's and torchvision's ImageNet weights need 1e-5);
 momentum 0.9 (see layers.BN_MOMENTUM).
 """
 
@@ -82,11 +83,12 @@ class MBConv(nnx.Module):
         expand_ratio: int,
         kernel: int,
         strides: int,
+        bn_epsilon: float,
         dtype,
         param_dtype,
         rngs: nnx.Rngs,
     ):
-        common = dict(bn_epsilon=BN_EPSILON, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+        common = dict(bn_epsilon=bn_epsilon, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         mid = in_features * expand_ratio
         self.expand = ConvBN(in_features, mid, 1, activation=nnx.silu, **common) if expand_ratio != 1 else None
         self.depthwise = ConvBN(mid, mid, kernel, strides=strides, groups=mid, activation=nnx.silu, **common)
@@ -110,13 +112,14 @@ class EfficientNet(nnx.Module):
         width_multiplier: float,
         depth_multiplier: float,
         *,
+        bn_epsilon: float = BN_EPSILON,
         dtype=jnp.float32,
         param_dtype=jnp.float32,
         rngs: nnx.Rngs,
     ):
         common = dict(dtype=dtype, param_dtype=param_dtype, rngs=rngs)
         in_features = round_channels(32, width_multiplier)
-        self.stem = ConvBN(3, in_features, 3, strides=2, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common)
+        self.stem = ConvBN(3, in_features, 3, strides=2, activation=nnx.silu, bn_epsilon=bn_epsilon, **common)
         stages = []
         feature_channels = []  # channels of each returned feature map, for the in-painting decoder
         for stage_index, (expand_ratio, kernel, strides, channels, repeats) in enumerate(B0_STAGES):
@@ -130,6 +133,7 @@ class EfficientNet(nnx.Module):
                         expand_ratio=expand_ratio,
                         kernel=kernel,
                         strides=strides if index == 0 else 1,
+                        bn_epsilon=bn_epsilon,
                         **common,
                     )
                 )
@@ -140,7 +144,7 @@ class EfficientNet(nnx.Module):
         self.stages = nnx.List(stages)
         self.num_features = round_channels(1280, width_multiplier)  # channels of the last feature map
         self.feature_channels = (*feature_channels, self.num_features)
-        self.conv_head = ConvBN(in_features, self.num_features, 1, activation=nnx.silu, bn_epsilon=BN_EPSILON, **common)
+        self.conv_head = ConvBN(in_features, self.num_features, 1, activation=nnx.silu, bn_epsilon=bn_epsilon, **common)
 
     def __call__(self, x: jax.Array) -> list[jax.Array]:
         x = self.stem(x)

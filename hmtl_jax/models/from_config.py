@@ -34,7 +34,13 @@ def build_model(config: ml_collections.ConfigDict, num_classes: int, rng: jax.Ar
     """The backbone and emotion head, plus the head of each pretext task that is on."""
     rngs = nnx.Rngs(params=rng)
     common = dict(dtype=compute_dtype(config), param_dtype=jnp.float32, rngs=rngs)
-    model = create_model(config.model.name, num_classes=num_classes, dropout_rate=config.model.dropout_rate, **common)
+    model = create_model(
+        config.model.name,
+        num_classes=num_classes,
+        dropout_rate=config.model.dropout_rate,
+        for_imagenet_weights=bool(config.model.imagenet_weights),
+        **common,
+    )
     if task_on(config, "jigsaw"):
         model.jigsaw = JigsawHead(
             model.backbone.num_features, jigsaw_output_shape(config), config.jigsaw.dropout_rate, **common

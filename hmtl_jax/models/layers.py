@@ -13,6 +13,7 @@ from hmtl_jax.models.depthwise import depthwise_conv_general_dilated
 
 # PyTorch's BatchNorm momentum 0.1 weights the *new* batch; flax's momentum weights the *old* average, so 0.9.
 BN_MOMENTUM = 0.9
+PYTORCH_BN_EPSILON = 1e-5  # PyTorch's BatchNorm default: torchvision's and timm's models (and their weights) use it
 
 
 def he_normal_fan_out(groups: int = 1) -> jax.nn.initializers.Initializer:

@@ -15,9 +15,8 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
+from hmtl_jax.models.layers import PYTORCH_BN_EPSILON as BN_EPSILON
 from hmtl_jax.models.layers import ConvBN
-
-BN_EPSILON = 1e-5
 
 
 class BasicBlock(nnx.Module):

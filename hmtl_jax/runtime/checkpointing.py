@@ -16,9 +16,11 @@ import shutil
 import grain
 import jax
 import orbax.checkpoint as ocp
+from flax import nnx
 from jax.experimental import multihost_utils
 
 from hmtl_jax.errors import ConfigError, MissingFileError
+from hmtl_jax.models.imagenet_weights import imagenet_leaves
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +173,38 @@ def initialise_from(source: str, state):
     saved = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))["state"]
     manager.close()
     source_leaves = {_path_name(p): leaf for p, leaf in jax.tree_util.tree_flatten_with_path(saved)[0]}
+    state, loaded, initialised = replace_matching(state, source_leaves)
+    log.info("Initialised from %s (step %d): %d arrays loaded, %d initialised afresh%s", source, step, len(loaded),
+             len(initialised), f" ({', '.join(initialised[:8])}{', ...' if len(initialised) > 8 else ''})"
+             if initialised else "")  # fmt: skip
+    return state, loaded, initialised
+
+
+def initialise_from_imagenet(path: str, state, graphdef):
+    """`state` with the backbone (and a 1,000-class head) from a timm or torchvision ImageNet weights file; the
+    pretext heads, and an emotion head of other classes, stay initialised. Logs what it loaded."""
+    leaves, head = imagenet_leaves(nnx.merge(graphdef, state.params, state.batch_stats), path)
+    state, loaded, initialised = replace_matching(state, leaves)
+    log.info(
+        "Initialised from the ImageNet weights %s: %d arrays loaded, %d initialised afresh (%s)",
+        path,
+        len(loaded),
+        len(initialised),
+        ", ".join(sorted({name.rsplit("/", 1)[0] for name in initialised})),
+    )
+    return state
+
+
+def replace_matching(state, source_leaves: dict):
+    """`state` with its parameters and BatchNorm statistics replaced by `source_leaves` ({'params/backbone/stem/
+    conv/kernel': array, ...}, as `_path_name` writes a path, with or without flax's trailing '/value') wherever
+    name and shape match, laid out as the state's arrays. Returns (state, names loaded, names left as they were)."""
+    by_name = {name.removesuffix("/value"): leaf for name, leaf in source_leaves.items()}
     loaded, initialised = [], []
 
     def take(path, leaf):
-        name = _path_name(path)
-        found = source_leaves.get(name)
+        name = _path_name(path).removesuffix("/value")
+        found = by_name.get(name)
         if found is None or tuple(found.shape) != tuple(leaf.shape):
             initialised.append(name)
             return leaf
@@ -186,7 +215,4 @@ def initialise_from(source: str, state):
         params=jax.tree_util.tree_map_with_path(lambda p, x: take(("params", *p), x), state.params),
         batch_stats=jax.tree_util.tree_map_with_path(lambda p, x: take(("batch_stats", *p), x), state.batch_stats),
     )
-    log.info("Initialised from %s (step %d): %d arrays loaded, %d initialised afresh%s", source, step, len(loaded),
-             len(initialised), f" ({', '.join(initialised[:8])}{', ...' if len(initialised) > 8 else ''})"
-             if initialised else "")  # fmt: skip
     return state, loaded, initialised

@@ -19,7 +19,12 @@ from hmtl_jax.errors import ConfigError
 from hmtl_jax.pretext.permutation_set import workdir_permutation_set
 from hmtl_jax.reporting.metric_writer import MetricWriter, ProgressReporter
 from hmtl_jax.runtime import sharding
-from hmtl_jax.runtime.checkpointing import Checkpointer, abstract_with_shardings, initialise_from
+from hmtl_jax.runtime.checkpointing import (
+    Checkpointer,
+    abstract_with_shardings,
+    initialise_from,
+    initialise_from_imagenet,
+)
 from hmtl_jax.runtime.compilation_cache import enable_compilation_cache
 from hmtl_jax.runtime.preemption import StopRequests
 from hmtl_jax.runtime.workdir import RunRecord, prepare_workdir
@@ -68,6 +73,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
         state = jitted.init(jax.random.key(config.seed))
         if config.init_from:
             state, _, _ = initialise_from(config.init_from, state)
+        elif config.model.imagenet_weights:
+            state = initialise_from_imagenet(config.model.imagenet_weights, state, jitted.graphdef)
     record.write()
     start_step = int(state.step)
 
