@@ -15,8 +15,8 @@ Where users get the files (none of them can be downloaded on the machines this p
   timm         model.safetensors of https://huggingface.co/timm/<name>.<tag> (e.g. timm/efficientnet_b0.ra_in1k,
                timm/resnet50.a1_in1k), or timm.create_model(name, pretrained=True).state_dict() saved
 Both libraries train these models with PyTorch's BatchNorm epsilon, 1e-5, which our EfficientNet does not use by
-default (1e-3, as the paper's Keras code): a model built for ImageNet weights takes it
-(`create_model(..., pytorch_batch_norm=True)`).
+default (1e-3, as the paper's Keras code), and expect ImageNet's input normalisation: a model built for ImageNet
+weights (`create_model(..., for_imagenet_weights=True)`, which `config.model.imagenet_weights` asks for) takes both.
 """
 
 from __future__ import annotations
@@ -151,13 +151,12 @@ def leaves_from_state_dict(
     model: nnx.Module, state_dict: dict[str, np.ndarray], source: str
 ) -> tuple[dict[str, np.ndarray], list[str]]:
     """As `imagenet_leaves`, from a state dict already read (`source` names it in errors)."""
-    path = source
     library = _library(state_dict)
     backbone = model.backbone
     if isinstance(backbone, ResNet):
         layers = _resnet_layers(backbone)
     elif library == "timm or torchvision":
-        raise ConfigError(f"{path} holds no EfficientNet of timm or torchvision (no conv_stem nor features.0.0)")
+        raise ConfigError(f"{source} holds no EfficientNet of timm or torchvision (no conv_stem nor features.0.0)")
     else:
         layers = _efficientnet_layers(backbone, library)
     ours = {
@@ -193,5 +192,5 @@ def leaves_from_state_dict(
     problems += [f"{name}: not filled" for name in ours if name.startswith(mapped) and name not in leaves | head]
     if problems:
         shown = "; ".join(problems[:12]) + (f"; and {len(problems) - 12} more" if len(problems) > 12 else "")
-        raise ConfigError(f"{path} ({library} names) does not fit {type(backbone).__name__}: {shown}")
+        raise ConfigError(f"{source} ({library} names) does not fit {type(backbone).__name__}: {shown}")
     return leaves, sorted(head)

@@ -183,7 +183,7 @@ def initialise_from(source: str, state):
 def initialise_from_imagenet(path: str, state, graphdef):
     """`state` with the backbone (and a 1,000-class head) from a timm or torchvision ImageNet weights file; the
     pretext heads, and an emotion head of other classes, stay initialised. Logs what it loaded."""
-    leaves, head = imagenet_leaves(nnx.merge(graphdef, state.params, state.batch_stats), path)
+    leaves, _ = imagenet_leaves(nnx.merge(graphdef, state.params, state.batch_stats), path)
     state, loaded, initialised = replace_matching(state, leaves)
     log.info(
         "Initialised from the ImageNet weights %s: %d arrays loaded, %d initialised afresh (%s)",
