@@ -136,3 +136,10 @@ def test_a_run_starts_from_the_file_and_says_what_it_loaded(tmp_path, caplog):
 def test_imagenet_settings_that_cannot_work_fail_at_start(overrides, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")):
         check_config(tiny_config(**{"model.imagenet_weights": "/nowhere.pth", **overrides}))
+
+
+def test_a_file_of_another_model_is_refused_before_anything_is_compiled(tmp_path):
+    path = str(tmp_path / "resnet18.pth")
+    torch.save(_torch_model("torchvision", "resnet18").state_dict(), path)
+    with pytest.raises(ConfigError, match="does not fit ResNet: params/backbone/stages/0/0/conv1/conv/kernel"):
+        check_config(tiny_config(**{"model.name": "resnet50", "model.imagenet_weights": path}))

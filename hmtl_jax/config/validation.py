@@ -7,6 +7,7 @@ import os
 
 import jax
 import ml_collections
+from flax import nnx
 
 from hmtl_jax.config.resume import RESUME_POLICIES
 from hmtl_jax.config.tasks import task_on
@@ -14,8 +15,8 @@ from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
 from hmtl_jax.data.sources import PREPARED_DATASETS, SYNTHETIC
 from hmtl_jax.errors import ConfigError
-from hmtl_jax.models import MODEL_NAMES, vgg16
-from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_weights
+from hmtl_jax.models import MODEL_NAMES, create_model, vgg16
+from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_weights, imagenet_leaves
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import BATCH_NORMS, COMBINES, EMOTION_VIEWS
@@ -91,7 +92,12 @@ def check_imagenet_config(config: ml_collections.ConfigDict) -> None:
         )
     if config.init_from:
         raise ConfigError("set config.init_from or config.model.imagenet_weights, not both: each gives the start")
-    check_imagenet_weights(config.model.imagenet_weights)
+    # Read now, so that a file of another model fails before anything is compiled (the run reads it again to load
+    # it: a second read of a file this size costs well under a second). Any class count: the head may misfit.
+    model = nnx.eval_shape(
+        lambda: create_model(config.model.name, num_classes=2, for_imagenet_weights=True, rngs=nnx.Rngs(0))
+    )
+    imagenet_leaves(model, check_imagenet_weights(config.model.imagenet_weights))
 
 
 def check_data_config(config: ml_collections.ConfigDict) -> None:
