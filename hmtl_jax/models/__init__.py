@@ -1,6 +1,6 @@
 """Model zoo: `create_model(name, ...)` builds a backbone with the emotion head; `from_config.build_model` adds the
-pretext heads a config turns on. Also the frozen VGG-16 of the perceptual loss and a safe reader of PyTorch weight
-files (`torch_weights.py`).
+pretext heads a config turns on. Also the frozen VGG-16 of the perceptual loss, a safe reader of PyTorch weight
+files (`torch_weights.py`) and the mapping of timm's and torchvision's ImageNet weights (`imagenet_weights.py`).
 
 Mode: a new model is in train mode (BatchNorm on batch statistics, dropout on). `model.eval()` switches every
 BatchNorm to its running averages and every Dropout off; `model.train()` switches back (flax's

@@ -28,7 +28,7 @@ from flax import nnx
 
 from hmtl_jax.errors import ConfigError, MissingFileError
 from hmtl_jax.models.efficientnet import EfficientNet
-from hmtl_jax.models.resnet import ResNet
+from hmtl_jax.models.resnet import Bottleneck, ResNet
 from hmtl_jax.models.torch_weights import load_state_dict
 
 HEAD = "head/dense"
@@ -56,7 +56,7 @@ def _resnet_layers(backbone: ResNet) -> list[tuple[str, str, str]]:
     for i, stage in enumerate(backbone.stages):
         for j, block in enumerate(stage):
             ours, theirs = f"backbone/stages/{i}/{j}", f"layer{i + 1}.{j}"
-            for k in (1, 2, 3) if hasattr(block, "conv3") else (1, 2):
+            for k in (1, 2, 3) if isinstance(block, Bottleneck) else (1, 2):
                 layers += _conv_bn(f"{ours}/conv{k}", f"{theirs}.conv{k}", f"{theirs}.bn{k}")
             if block.shortcut is not None:
                 layers += _conv_bn(f"{ours}/shortcut", f"{theirs}.downsample.0", f"{theirs}.downsample.1")
