@@ -25,10 +25,16 @@ from tests.helpers import REPO, read_metrics, saved_state, tiny_config
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0, "jigsaw.num_permutations": 24}
 
 
+@pytest.fixture(scope="module")
+def hmtl_run(tmp_path_factory, cache_dir):
+    """(workdir, summary) of one uninterrupted HMTL run, which two tests read."""
+    workdir = str(tmp_path_factory.mktemp("hmtl"))
+    return workdir, train_and_evaluate(tiny_config(cache_dir, **HMTL), workdir)
+
+
 @pytest.mark.slow
-def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir):
-    workdir = str(tmp_path / "run")
-    summary = train_and_evaluate(tiny_config(cache_dir, **HMTL), workdir)
+def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(hmtl_run):
+    workdir, summary = hmtl_run
     assert 0.0 <= summary["accuracy"] <= 1.0
     train_records = [r for r in read_metrics(workdir) if "train/loss" in r]
     for key in ("train/emotion_loss", "train/jigsaw_loss", "train/jigsaw_accuracy", "train/pixel_loss"):
@@ -46,9 +52,8 @@ def test_hmtl_run_logs_each_task_and_draws_the_pretext_views(tmp_path, cache_dir
 
 
 @pytest.mark.slow
-def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_dir):
-    straight, resumed = str(tmp_path / "straight"), str(tmp_path / "resumed")
-    train_and_evaluate(tiny_config(cache_dir, **HMTL), straight)
+def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_dir, hmtl_run):
+    straight, resumed = hmtl_run[0], str(tmp_path / "resumed")
     train_and_evaluate(tiny_config(cache_dir, stop_at_step=3, **HMTL), resumed)
     train_and_evaluate(tiny_config(cache_dir, **HMTL), resumed)
     a = ocp.tree.to_flat_dict(saved_state(straight, 8))
