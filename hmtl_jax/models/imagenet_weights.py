@@ -132,19 +132,22 @@ def imagenet_leaves(model: nnx.Module, path: str) -> tuple[dict[str, np.ndarray]
 
 
 def load_imagenet_weights(model: nnx.Module, path: str) -> list[str]:
-    """Fill `model` (a concrete Classifier) in place from the weights file at `path`; returns the leaves left
-    initialised (the classifier when the classes differ)."""
+    """Fill `model` (a Classifier, concrete or abstract) in place from the weights file at `path`; returns the
+    leaves left initialised (the classifier when the classes differ)."""
     leaves, initialised = imagenet_leaves(model, path)
-    for collection, kind in (("params", nnx.Param), ("batch_stats", nnx.BatchStat)):
-        state = nnx.state(model, kind)
-        flat = [
-            (name, type(variable)(leaves[f"{collection}/{'/'.join(map(str, name))}"]))
-            if f"{collection}/{'/'.join(map(str, name))}" in leaves
-            else (name, variable)
-            for name, variable in nnx.to_flat_state(state)
-        ]
-        nnx.update(model, nnx.from_flat_state(flat))
+    for name, variable in _variables(model).items():
+        if name in leaves:
+            variable.set_value(leaves[name])
     return initialised
+
+
+def _variables(model: nnx.Module) -> dict[str, nnx.Variable]:
+    """{'params/backbone/stem/conv/kernel': the model's own Variable, ...}: parameters and BatchNorm statistics."""
+    return {
+        f"{collection}/{'/'.join(map(str, name))}": variable
+        for collection, kind in (("params", nnx.Param), ("batch_stats", nnx.BatchStat))
+        for name, variable in nnx.to_flat_state(nnx.state(model, kind))
+    }
 
 
 def leaves_from_state_dict(
@@ -159,11 +162,7 @@ def leaves_from_state_dict(
         raise ConfigError(f"{source} holds no EfficientNet of timm or torchvision (no conv_stem nor features.0.0)")
     else:
         layers = _efficientnet_layers(backbone, library)
-    ours = {
-        f"{collection}/{'/'.join(str(key) for key in name)}": leaf
-        for collection, kind in (("params", nnx.Param), ("batch_stats", nnx.BatchStat))
-        for name, leaf in nnx.to_flat_state(nnx.state(model, kind))
-    }
+    ours = _variables(model)
     leaves, problems, head = {}, [], {}  # head: the classifier's leaves that do not fit, and why
     used = set()
     for our_layer, their_layer, kind in layers:
