@@ -10,6 +10,9 @@ import ml_collections
 def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0  # one seed for initialisation, data order, augmentation and dropout
+    # The supervised task: emotion | gender | head_pose (hmtl_jax/supervised/tasks.py). Gender and head pose are
+    # labels of synthetic_faces only; prepared data sets have emotion labels.
+    c.task = "emotion"
 
     c.data = ml_collections.ConfigDict()
     # synthetic_faces, or a data set prepared by `python -m data_pipelines.prepare`: affectnet/8class,
@@ -48,9 +51,9 @@ def base_config() -> ml_collections.ConfigDict:
     c.model.imagenet_weights = ""
 
     c.loss = ml_collections.ConfigDict()
-    c.loss.emotion_weight = (
-        1.0  # w_fer in  total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perc)
-    )
+    # w_fer in  total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perc); with another
+    # config.task, the weight of that task's loss.
+    c.loss.emotion_weight = 1.0
     c.loss.class_weights = False  # the paper's majority/count weights, computed from the train labels
     c.loss.label_smoothing = 0.0
 

@@ -20,6 +20,7 @@ from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_wei
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import BATCH_NORMS, COMBINES, EMOTION_VIEWS
+from hmtl_jax.supervised.tasks import SUPERVISED_TASKS, is_regression
 from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
 from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 
@@ -27,6 +28,7 @@ from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
 def check_config(config: ml_collections.ConfigDict) -> None:
     """Raise ValueError naming the first config value that cannot work."""
     choices = {
+        "task": (config.task, SUPERVISED_TASKS),
         "data.sampling": (config.data.sampling, SAMPLINGS),
         "model.name": (config.model.name, MODEL_NAMES),
         "input.augment": (config.input.augment, AUGMENT_LEVELS),
@@ -81,7 +83,27 @@ def check_config(config: ml_collections.ConfigDict) -> None:
     if config.model.imagenet_weights:
         check_imagenet_config(config)
     check_data_config(config)
+    check_supervised_config(config)
     check_task_config(config)
+
+
+def check_supervised_config(config: ml_collections.ConfigDict) -> None:
+    """Settings of the supervised task that its labels cannot use."""
+    if config.task != "emotion" and config.data.name != SYNTHETIC:
+        raise ConfigError(
+            f"config.task={config.task!r} needs {config.task} labels, which only {SYNTHETIC!r} has so far: prepared "
+            f"data sets are labelled with emotions (config.data.name={config.data.name!r})"
+        )
+    if is_regression(config.task):
+        for key, value, why in (
+            ("loss.class_weights", config.loss.class_weights, "weights classes"),
+            ("loss.label_smoothing", config.loss.label_smoothing, "smooths class labels"),
+            ("data.sampling", config.data.sampling == "balanced", "balances classes"),
+        ):
+            if value:
+                raise ConfigError(
+                    f"config.{key} {why}, and config.task={config.task!r} has none: leave it at its default"
+                )
 
 
 def check_imagenet_config(config: ml_collections.ConfigDict) -> None:

@@ -46,14 +46,18 @@ def center_crop_resize(image: Image.Image, fraction: float, size: int) -> Image.
 
 
 class TrainAugment(grain.transforms.RandomMap):
-    """Image (uint8 HxWx3) -> augmented uint8 image of `image_size`; keeps only `image` and `label`."""
+    """Image (uint8 HxWx3) -> augmented uint8 image of `image_size`; keeps only `image` and `label`.
 
-    def __init__(self, level: str, image_size: int, flip: bool):
+    `mirror_label` (picklable, e.g. a module-level function) gives the label of a flipped image where flipping
+    changes it (head pose: yaw and roll change sign); None keeps the label."""
+
+    def __init__(self, level: str, image_size: int, flip: bool, mirror_label=None):
         if level not in AUGMENT_LEVELS:
             raise ConfigError(f"config.input.augment must be one of {AUGMENT_LEVELS}, got {level!r}")
         self.settings = SETTINGS.get(level)
         self.image_size = image_size
         self.flip = flip
+        self.mirror_label = mirror_label
 
     def random_map(self, element: dict, rng: np.random.Generator) -> dict:
         image = Image.fromarray(element["image"])
@@ -66,15 +70,18 @@ class TrainAugment(grain.transforms.RandomMap):
             image = center_crop_resize(image, rng.uniform(*s.crop_fraction), self.image_size)
             if s.blur_probability and rng.random() < s.blur_probability:
                 image = image.filter(ImageFilter.GaussianBlur(rng.uniform(*s.blur_radius)))
+        label = element["label"]
         if self.flip and rng.random() < 0.5:
             image = image.transpose(Image.FLIP_LEFT_RIGHT)
+            if self.mirror_label is not None:
+                label = self.mirror_label(label)
         pixels = np.asarray(image)
         if s is not None and (s.brightness or s.noise_sigma):
             values = pixels.astype(np.float32) / 255.0
             values += rng.uniform(-s.brightness, s.brightness)
             values += rng.normal(0.0, rng.uniform(0.0, s.noise_sigma), values.shape).astype(np.float32)
             pixels = (np.clip(values, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-        return {"image": pixels, "label": np.int32(element["label"])}
+        return {"image": pixels, "label": batchable_label(label)}
 
 
 class EvalPreprocess(grain.transforms.Map):
@@ -86,4 +93,10 @@ class EvalPreprocess(grain.transforms.Map):
 
     def map(self, element: dict) -> dict:
         image = center_crop_resize(Image.fromarray(element["image"]), self.crop_fraction, self.image_size)
-        return {"image": np.asarray(image), "label": np.int32(element["label"])}
+        return {"image": np.asarray(image), "label": batchable_label(element["label"])}
+
+
+def batchable_label(label) -> np.ndarray:
+    """Class indices as int32 (prepared data sets store int64), regression targets as float32."""
+    label = np.asarray(label)
+    return label.astype(np.float32 if np.issubdtype(label.dtype, np.floating) else np.int32)

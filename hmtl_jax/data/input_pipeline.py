@@ -20,6 +20,8 @@ from absl import flags
 
 from hmtl_jax.data.augment import EvalPreprocess, TrainAugment
 from hmtl_jax.data.sampling import BalancedIndices, ReadRecord
+from hmtl_jax.supervised import head_pose
+from hmtl_jax.supervised.tasks import is_regression
 
 SAMPLINGS = ("shuffle", "balanced")
 
@@ -49,7 +51,8 @@ def _in_worker_processes(ds: grain.IterDataset, worker_count: int) -> grain.Iter
 
 
 def create_train_iterator(source, config: ml_collections.ConfigDict, num_epochs: int) -> grain.DatasetIterator:
-    """Batches of this process's share of `config.batch_size`: {'image': uint8 [b,H,W,3], 'label': int32 [b]}."""
+    """Batches of this process's share of `config.batch_size`: {'image': uint8 [b,H,W,3], 'label': int32 [b]} (head
+    pose: float32 [b, 3] degrees)."""
     local_batch_size = config.batch_size // jax.process_count()
     if config.data.sampling == "balanced":
         ds = grain.MapDataset.source(BalancedIndices(source.labels(), num_epochs, config.seed))
@@ -58,7 +61,9 @@ def create_train_iterator(source, config: ml_collections.ConfigDict, num_epochs:
         ds = grain.MapDataset.source(source).shuffle(seed=config.seed).repeat(num_epochs)
     # Augmentation draws are keyed by the position in the global stream (MapDatasets are lazy: nothing is read
     # for the rows of other processes), so they do not depend on the number of processes either.
-    ds = ds.random_map(TrainAugment(config.input.augment, config.data.image_size, config.input.flip), seed=config.seed)
+    mirror_label = head_pose.mirror if is_regression(config.task) else None
+    augment = TrainAugment(config.input.augment, config.data.image_size, config.input.flip, mirror_label)
+    ds = ds.random_map(augment, seed=config.seed)
     ds = _rows_of_this_process(ds, config.batch_size)
     ds = ds.batch(local_batch_size, drop_remainder=True)
     return iter(_to_iter(ds, config))
@@ -86,17 +91,19 @@ def iterate_eval_batches(source, config: ml_collections.ConfigDict) -> Iterator[
     masked batches where their share runs out first.
     """
     local_batch_size = config.batch_size // jax.process_count()
-    ds = grain.MapDataset.source(source).map(EvalPreprocess(config.data.image_size, config.input.eval_crop_fraction))
+    preprocess = EvalPreprocess(config.data.image_size, config.input.eval_crop_fraction)
+    ds = grain.MapDataset.source(source).map(preprocess)
     ds = _process_slice(ds).batch(local_batch_size, drop_remainder=False)
     total = math.ceil(len(source) / config.batch_size)
     produced = 0
     for batch in _to_iter(ds, config):
         yield _pad_batch(batch, local_batch_size)
         produced += 1
-    size = config.data.image_size
-    empty = {"image": np.zeros((0, size, size, 3), np.uint8), "label": np.zeros((0,), np.int32)}
-    for _ in range(total - produced):
-        yield _pad_batch(empty, local_batch_size)
+    if produced < total:  # an empty batch shaped like a record (the label's shape and dtype depend on the task)
+        record = preprocess.map(source[0])
+        empty = {key: np.zeros((0, *np.shape(value)), np.asarray(value).dtype) for key, value in record.items()}
+        for _ in range(total - produced):
+            yield _pad_batch(empty, local_batch_size)
 
 
 def _pad_batch(batch: dict[str, np.ndarray], size: int) -> dict[str, np.ndarray]:

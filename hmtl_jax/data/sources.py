@@ -9,6 +9,8 @@ import numpy as np
 
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.sampling import SubsetSource, stratified_subset
+from hmtl_jax.data.task_labels import TaskLabels
+from hmtl_jax.supervised.tasks import output_names
 
 SYNTHETIC = "synthetic_faces"
 # The data sets `python -m data_pipelines.prepare` makes, by the first part of config.data.name (the trainer does not
@@ -18,12 +20,14 @@ PREPARED_DATASETS = ("affectnet", "affectnet_224", "rafdb_basic", "fer2013", "fe
 log = logging.getLogger(__name__)
 
 
-def create_sources(data: ml_collections.ConfigDict):
-    """(train_source, validation_source, class_names) for `config.data`.
+def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
+    """(train_source, validation_source, output_names) for `config.data` and the supervised `task`.
 
     Sources are Grain random-access sources: `len()`, `[index] -> {'image': uint8 HxWx3, 'label': int, ...}`,
     and `labels()` (all labels without decoding images, for class weights and sampling). With
-    `data.train_fraction` < 1 the train source is a stratified subset (the same for every training seed).
+    `data.train_fraction` < 1 the train source is a stratified subset (the same for every training seed). For gender
+    and head pose (synthetic faces only) the label is the face's gender or (yaw, pitch, roll); the subset is still
+    stratified by expression, so every task trains on the same faces.
     """
     if data.name == SYNTHETIC:
         from hmtl_jax.data.synthetic.faces import SyntheticFaces
@@ -40,14 +44,16 @@ def create_sources(data: ml_collections.ConfigDict):
         class_names = train.class_names
     if data.train_fraction < 1.0:
         train = SubsetSource(train, stratified_subset(train.labels(), data.train_fraction, data.subset_seed))
+    if task != "emotion":
+        train, validation = TaskLabels(train, task), TaskLabels(validation, task)
     if data.in_memory:
         from hmtl_jax.data.in_memory import InMemorySource
 
         train, validation = InMemorySource(train), InMemorySource(validation)
-    return train, validation, class_names
+    return train, validation, output_names(task, class_names)
 
 
-def create_test_source(data: ml_collections.ConfigDict):
+def create_test_source(data: ml_collections.ConfigDict, task: str = "emotion"):
     """The held-out test split evaluated once at the end of training, or None (`data.test_size` 0, or a prepared data
     set, whose `eval_split` is already its test set)."""
     if data.name != SYNTHETIC or data.test_size <= 0:
@@ -56,6 +62,8 @@ def create_test_source(data: ml_collections.ConfigDict):
     from hmtl_jax.data.synthetic.faces import SyntheticFaces
 
     test = SyntheticFaces("test", data.test_size, image_size=data.image_size, seed=data.seed)
+    if task != "emotion":
+        test = TaskLabels(test, task)
     return InMemorySource(test) if data.in_memory else test
 
 

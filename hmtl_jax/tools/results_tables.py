@@ -7,8 +7,10 @@ Markdown document, so that no figure in the document can drift from the run that
 The document marks each table's place with `<!-- results: STUDY -->` (or `<!-- results: STUDY (validation) -->`
 for validation figures only) ... `<!-- end of results -->`; everything between the two lines is replaced by the
 table of that study's records: one row per variant (config and
-overrides), per train fraction the validation accuracy and (for runs evaluated on it) the test accuracy, mean ±
-sample standard deviation over seeds (n; a single run shows its figure alone).
+overrides), per train fraction the validation and (for runs evaluated on it) the test figures, mean ± sample standard
+deviation over seeds (n; a single run shows its figure alone). The figures are the task's: accuracy (%) for
+emotion; accuracy and ROC-AUC (%) for gender; mean absolute error of yaw, pitch and roll (degrees, lower is better)
+for head pose.
 """
 
 from __future__ import annotations
@@ -39,8 +41,24 @@ def variant_name(record: dict) -> str:
     return f"{name} {overrides}".strip()
 
 
-def _cell(values: list) -> str:
-    values = 100 * np.array([v for v in values if v is not None], dtype=float)
+# Each figure's column label and scale: fractions shown in %, errors in degrees.
+FIGURES = {"accuracy": ("", 100.0), "roc_auc": ("AUC", 100.0), "mean_mae": ("MAE °", 1.0)}
+
+
+def _figures(records: list[dict]) -> list[str]:
+    """The figures a study's table shows, by its task (records before tasks existed are emotion's)."""
+    tasks = {record.get("task", "emotion") for record in records}
+    if tasks == {"head_pose"}:
+        return ["mean_mae"]
+    if tasks == {"gender"}:
+        return ["accuracy", "roc_auc"]
+    if tasks == {"emotion"}:
+        return ["accuracy"]
+    raise ValueError(f"a study's runs must share one task, not {sorted(tasks)}")
+
+
+def _cell(values: list, scale: float) -> str:
+    values = scale * np.array([v for v in values if v is not None], dtype=float)
     if not len(values):
         return "–"
     if len(values) == 1:  # no spread to show
@@ -49,19 +67,23 @@ def _cell(values: list) -> str:
 
 
 def study_table(records: list[dict], validation_only: bool = False) -> str:
-    """Markdown: variants (in the order first seen) x fractions (largest first), validation accuracy, and test
-    accuracy when the study's runs were evaluated on the test split (unless `validation_only`: a study that chooses
-    settings shows only what they were chosen by)."""
+    """Markdown: variants (in the order first seen) x fractions (largest first), the task's validation figures, and
+    its test figures when the study's runs were evaluated on the test split (unless `validation_only`: a study that
+    chooses settings shows only what they were chosen by)."""
+    figures = _figures(records)
     fractions = sorted({r["train_fraction"] for r in records}, reverse=True)
-    tested = any(r["test_accuracy"] is not None for r in records) and not validation_only
-    metrics = ["val_accuracy"] + (["test_accuracy"] if tested else [])
+    tested = any(r.get(f"test_{figures[0]}") is not None for r in records) and not validation_only
+    splits = ["val"] + (["test"] if tested else [])
     by_variant: dict[str, dict[float, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for record in records:
         by_variant[variant_name(record)][record["train_fraction"]].append(record)
-    columns = [f"{f:.0%} {metric.split('_')[0]}" for f in fractions for metric in metrics]
+    keys = [(f, f"{split}_{figure}") for f in fractions for split in splits for figure in figures]
+    columns = [f"{f:.0%} {key.split('_')[0]} {FIGURES[key.split('_', 1)[1]][0]}".strip() for f, key in keys]
     lines = ["| variant | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for variant, by_fraction in by_variant.items():
-        cells = [_cell([r[m] for r in by_fraction.get(f, [])]) for f in fractions for m in metrics]
+        cells = [
+            _cell([r.get(key) for r in by_fraction.get(f, [])], FIGURES[key.split("_", 1)[1]][1]) for f, key in keys
+        ]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -27,10 +27,13 @@ import subprocess
 import sys
 import time
 
+from hmtl_jax.runtime.workdir import CONFIG_FILE
 from hmtl_jax.tools.results_tables import read_records, study_table
 from hmtl_jax.training.evaluation import SPLIT_RECORDS
 
 VALIDATION_FILE, TEST_FILE = SPLIT_RECORDS["validation"][1], SPLIT_RECORDS["test"][1]
+# The figures a record keeps of each split, those the run's task has (hmtl_jax/training/evaluation.py).
+RECORDED_METRICS = ("accuracy", "macro_f1", "roc_auc", "mean_mae", "yaw_mae", "pitch_mae", "roll_mae")
 
 
 def _run_dir(root: str, config: str, fraction: float, seed: int) -> str:
@@ -59,7 +62,9 @@ def _commit() -> str | None:
 def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall_s, commit) -> dict:
     val = _finished(workdir, VALIDATION_FILE)
     test = _finished(workdir, TEST_FILE) or {}
-    return {
+    with open(os.path.join(workdir, CONFIG_FILE)) as f:
+        task = json.load(f).get("task", "emotion")  # workdirs of older versions trained emotion
+    record = {
         "study": study,
         "config": config,
         "overrides": list(extra),
@@ -67,14 +72,17 @@ def _record(study, config, extra, seed, fraction, epochs, workdir, command, wall
         "train_fraction": fraction,
         "num_epochs": epochs,
         "steps": val["step"],
-        "val_accuracy": val["accuracy"],
-        "val_macro_f1": val["macro_f1"],
-        "test_accuracy": test.get("accuracy"),
-        "test_macro_f1": test.get("macro_f1"),
-        "wall_s": wall_s,  # None: the run finished before this sweep (and no record says how long it took)
-        "commit": commit,
-        "command": shlex.join(["python", *command[1:]]),
     }
+    metrics = [metric for metric in RECORDED_METRICS if metric in val]
+    record.update({f"val_{metric}": val[metric] for metric in metrics})
+    record.update({f"test_{metric}": test.get(metric) for metric in metrics})
+    record.update(
+        task=task,
+        wall_s=wall_s,  # None: the run finished before this sweep (and no record says how long it took)
+        commit=commit,
+        command=shlex.join(["python", *command[1:]]),
+    )
+    return record
 
 
 def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], study, results, test_size) -> list:
@@ -154,7 +162,9 @@ def main() -> None:
     records = run_sweep(
         args.configs.split(","), fractions, seeds, args.root, args.extra, epochs, args.study, results, args.test_size
     )
-    print(f"\n{args.study}: accuracy (%), mean ± sample std over seeds; records in {results}\n")
+    print(
+        f"\n{args.study}: mean ± sample std over seeds (accuracy and AUC in %, MAE in degrees); records in {results}\n"
+    )
     print(study_table(records))
 
 

@@ -33,13 +33,13 @@ class JittedTraining:
     spec: MultitaskSpec
     perceptual_params: Any  # the perceptual network's weights, replicated; () without a perceptual loss
     train_step: Callable  # (state, batch, perceptual_params) -> (state, metrics, health)
-    eval_step: Callable  # (state, batch) -> EvalMetrics
+    eval_step: Callable  # (state, batch) -> the task's eval metrics (hmtl_jax/reporting/metrics.py)
 
 
 def jit_training(
     config: ml_collections.ConfigDict,
     mesh: Mesh,
-    num_classes: int,
+    num_outputs: int,
     steps_per_epoch: int,
     class_weights: np.ndarray | None,
     permutation_set: np.ndarray | None,
@@ -53,8 +53,8 @@ def jit_training(
             vgg16.load(config.inpaint.perceptual_weights, spec.perceptual_layers), replicated
         )
 
-    graphdef = model_graphdef(config, num_classes)
-    create = functools.partial(create_train_state, config, num_classes, tx)
+    graphdef = model_graphdef(config, num_outputs)
+    create = functools.partial(create_train_state, config, num_outputs, tx)
     abstract_state = jax.eval_shape(create, jax.random.key(0))
     state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
     batch_sharding = sharding.batch_sharding(mesh)
@@ -69,5 +69,5 @@ def jit_training(
         spec=spec,
         perceptual_params=perceptual_params,
         train_step=jit_train_step(graphdef, tx, spec, state_shardings, batch_sharding, replicated),
-        eval_step=jit_eval_step(graphdef, compute_dtype(config), state_shardings, batch_sharding),
+        eval_step=jit_eval_step(graphdef, compute_dtype(config), config.task, state_shardings, batch_sharding),
     )

@@ -28,6 +28,7 @@ from hmtl_jax.runtime.checkpointing import (
 from hmtl_jax.runtime.compilation_cache import enable_compilation_cache
 from hmtl_jax.runtime.preemption import StopRequests
 from hmtl_jax.runtime.workdir import RunRecord, prepare_workdir
+from hmtl_jax.supervised.tasks import is_regression, output_size
 from hmtl_jax.training.emotion_loss import class_weights_from_labels
 from hmtl_jax.training.evaluation import evaluate_and_record, latest_eval_summary
 from hmtl_jax.training.jitted import jit_training
@@ -45,10 +46,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     record.check_config()  # before anything expensive: a rerun with other settings is refused here
     enable_compilation_cache(config.compilation_cache_dir)
     mesh = sharding.create_mesh()
-    train_source, val_source, class_names = create_sources(config.data)
+    # class_names: what the supervised head predicts (the classes, or head pose's angles).
+    train_source, val_source, class_names = create_sources(config.data, config.task)
     record.check_data(len(train_source), len(val_source), class_names)
-    test_source = create_test_source(config.data)
-    warn_about_classes_missing_in_train(train_source.labels(), val_source.labels(), class_names)
+    test_source = create_test_source(config.data, config.task)
+    if not is_regression(config.task):
+        warn_about_classes_missing_in_train(train_source.labels(), val_source.labels(), class_names)
 
     steps_per_epoch = len(train_source) // config.batch_size
     if steps_per_epoch == 0:
@@ -63,7 +66,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
             ", ".join(f"{n} {w:.2f}" for n, w in zip(class_names, class_weights, strict=True)),
         )
     jitted = jit_training(
-        config, mesh, len(class_names), steps_per_epoch, class_weights, workdir_permutation_set(config, workdir)
+        config,
+        mesh,
+        output_size(config.task, class_names),
+        steps_per_epoch,
+        class_weights,
+        workdir_permutation_set(config, workdir),
     )
 
     train_iter = create_train_iterator(train_source, config, config.num_epochs)

@@ -2,6 +2,9 @@
 
     total = w_fer CE_fer + w_jigsaw CE_jigsaw + w_inpaint (L_pixel + lambda L_perceptual)
 
+The supervised term is the emotion loss, or that of the run's other supervised task (gender: the same cross-entropy
+over two classes; head pose: hmtl_jax/supervised/head_pose.py), weighted by `loss.emotion_weight` all the same.
+
 `MultitaskSpec` is the static part the step is compiled for (which tasks, their weights and losses, the compute
 dtype); `multitask_losses` computes the sum for a model in train mode. Under a batch-sharded jit every reduction in
 here (BatchNorm's batch statistics, the mean losses) is over the global batch: XLA inserts the cross-device
@@ -23,6 +26,8 @@ from hmtl_jax.config.tasks import perceptual_on
 from hmtl_jax.models.from_config import compute_dtype, to_model_input
 from hmtl_jax.pretext import losses as pretext_losses
 from hmtl_jax.pretext.views import PretextSpec, build_views
+from hmtl_jax.supervised.head_pose import head_pose_losses
+from hmtl_jax.supervised.tasks import is_regression
 from hmtl_jax.training.emotion_loss import emotion_loss
 
 
@@ -31,6 +36,7 @@ class MultitaskSpec:
     """Everything the train step is compiled for, besides the model and the optimiser."""
 
     dtype: Any = jnp.float32
+    task: str = "emotion"  # the supervised task (hmtl_jax/supervised/tasks.py)
     label_smoothing: float = 0.0
     emotion_weight: float = 1.0
     jigsaw_weight: float = 0.0
@@ -52,6 +58,7 @@ class MultitaskSpec:
         perceptual = perceptual_on(config)
         return cls(
             dtype=compute_dtype(config),
+            task=config.task,
             label_smoothing=config.loss.label_smoothing,
             emotion_weight=config.loss.emotion_weight,
             jigsaw_weight=config.jigsaw.weight,
@@ -66,8 +73,8 @@ class MultitaskSpec:
         )
 
     def metric_names(self) -> tuple[str, ...]:
-        """The per-task scalars of the train metrics, besides the total loss and the emotion accuracy."""
-        names = ["emotion_loss"]
+        """The per-task scalars of the train metrics, besides the total loss and a classification's accuracy."""
+        names = [f"{self.task}_loss"] + (["mean_mae"] if is_regression(self.task) else [])
         if self.pretext.jigsaw:
             names += ["jigsaw_loss", "jigsaw_accuracy"]
         if self.pretext.inpaint:
@@ -82,7 +89,7 @@ def _split_pairs(feature_maps: list[jax.Array]) -> tuple[list[jax.Array], list[j
 
 
 def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_params, spec: MultitaskSpec):
-    """(total loss, emotion logits, {task scalar: value}) for a model in train mode."""
+    """(total loss, supervised head's outputs, {task scalar: value}) for a model in train mode."""
     pretext = spec.pretext
     if pretext.active:
         images = to_model_input(batch["image"], jnp.float32)
@@ -105,18 +112,22 @@ def multitask_losses(model: nnx.Module, batch: dict, rng: jax.Array, perceptual_
         logits = model(to_model_input(batch["image"], spec.dtype), rngs=nnx.Rngs(dropout=rng))
 
     def fer_of(emotion_logits):
-        return emotion_loss(
+        if is_regression(spec.task):
+            per_example, errors = head_pose_losses(emotion_logits, batch["label"])
+            return per_example.mean(), {"mean_mae": errors.mean()}
+        loss = emotion_loss(
             emotion_logits, batch["label"], class_weights=spec.class_weights, label_smoothing=spec.label_smoothing
         )
+        return loss, {}
 
-    fer = fer_of(logits)
+    fer, scalars = fer_of(logits)
     if pretext.active and pretext.emotion_view == "both":
         # The pretext view as a second, harder example of the same face: the mean of both views' losses. The train
-        # accuracy stays the clean view's.
+        # accuracy (or error) stays the clean view's.
         view_logits = model.head(view_features[-1], rngs=nnx.Rngs(dropout=jax.random.fold_in(rng, 3)))
-        fer = 0.5 * (fer + fer_of(view_logits))
+        fer = 0.5 * (fer + fer_of(view_logits)[0])
     total = spec.emotion_weight * fer
-    scalars = {"emotion_loss": fer}
+    scalars[f"{spec.task}_loss"] = fer
     if pretext.jigsaw:
         jigsaw_logits = model.jigsaw(view_features[-1], rngs=nnx.Rngs(dropout=jax.random.fold_in(rng, 2)))
         jigsaw_ce, jigsaw_accuracy = pretext_losses.jigsaw_loss(jigsaw_logits, views, views["jigsaw_rows"])

@@ -10,7 +10,9 @@ import optax
 from flax import nnx
 
 from hmtl_jax.models.from_config import to_model_input
-from hmtl_jax.reporting.metrics import EvalMetrics, train_metrics_class
+from hmtl_jax.reporting.metrics import BinaryEvalMetrics, EvalMetrics, RegressionEvalMetrics, train_metrics_class
+from hmtl_jax.supervised.head_pose import head_pose_losses
+from hmtl_jax.supervised.tasks import is_regression
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
 from hmtl_jax.training.state import TrainState
 
@@ -40,19 +42,24 @@ def train_step(
     )
     new_state = jax.tree.map(lambda new, old: jnp.where(finite, new, old), updated, state)
     new_state = new_state.replace(step=state.step + 1)  # the batch is consumed either way
-    metrics = train_metrics_class(spec.metric_names()).single_from_model_output(
-        loss=loss, logits=logits, labels=batch["label"], **scalars
-    )
+    metrics_class = train_metrics_class(spec.metric_names(), classification=not is_regression(spec.task))
+    metrics = metrics_class.single_from_model_output(loss=loss, logits=logits, labels=batch["label"], **scalars)
     return new_state, metrics, {"finite": finite, "loss": loss, **scalars}
 
 
-def eval_step(state: TrainState, batch: dict[str, jax.Array], *, graphdef: nnx.GraphDef, dtype) -> EvalMetrics:
-    """Clean view, running BatchNorm statistics, no dropout, emotion head only; padded rows (mask 0) do not count."""
+def eval_step(state: TrainState, batch: dict[str, jax.Array], *, graphdef: nnx.GraphDef, dtype, task: str):
+    """Clean view, running BatchNorm statistics, no dropout, supervised head only; padded rows (mask 0) do not
+    count. A classification's metrics (with a score histogram for ROC-AUC when it has two classes), or head pose's
+    absolute errors."""
     model = nnx.merge(graphdef, state.params, state.batch_stats)
     model.eval()
     logits = model(to_model_input(batch["image"], dtype))
+    if is_regression(task):
+        per_example, errors = head_pose_losses(logits, batch["label"])
+        return RegressionEvalMetrics.single_from_model_output(loss=per_example, errors=errors, mask=batch["mask"])
     per_example = optax.softmax_cross_entropy_with_integer_labels(logits.astype(jnp.float32), batch["label"])
-    return EvalMetrics.single_from_model_output(
+    collection = BinaryEvalMetrics if logits.shape[-1] == 2 else EvalMetrics
+    return collection.single_from_model_output(
         loss=per_example, logits=logits, labels=batch["label"], mask=batch["mask"]
     )
 
@@ -69,8 +76,8 @@ def jit_train_step(graphdef, tx, spec: MultitaskSpec, state_shardings, batch_sha
     )
 
 
-def jit_eval_step(graphdef, dtype, state_shardings, batch_sharding):
+def jit_eval_step(graphdef, dtype, task, state_shardings, batch_sharding):
     return jax.jit(
-        functools.partial(eval_step, graphdef=graphdef, dtype=dtype),
+        functools.partial(eval_step, graphdef=graphdef, dtype=dtype, task=task),
         in_shardings=(state_shardings, batch_sharding),
     )
