@@ -2,6 +2,7 @@
 
     python -m data_pipelines.prepare affectnet --manual_dir ~/data/AffectNet --data_dir ~/tensorflow_datasets
     python -m data_pipelines.prepare rafdb_basic --manual_dir ~/data/RAF-DB/basic --data_dir ~/tensorflow_datasets
+    python -m data_pipelines.prepare celeba --manual_dir ~/data/CelebA --data_dir ~/tensorflow_datasets
     python -m data_pipelines.prepare face_folder --manual_dir ~/data/my_faces --data_dir ~/tensorflow_datasets \
         --config my_faces
 
@@ -25,6 +26,7 @@ import sys
 import tensorflow_datasets as tfds
 
 from data_pipelines.affectnet import Affectnet, Affectnet224
+from data_pipelines.celeba import Celeba
 from data_pipelines.face_folder import FaceFolder, face_folder_config
 from data_pipelines.fer2013 import Fer2013, Ferplus
 from data_pipelines.label_maps import NUMBERINGS
@@ -32,9 +34,10 @@ from data_pipelines.manual_builder import LayoutError, ManualBuilder
 from data_pipelines.rafdb import RafdbBasic
 from data_pipelines.report import REPORT_FILE, PreparationReport
 from hmtl_jax.data.prepared import write_label_files
+from hmtl_jax.data.sources import prepared_task
 
 BUILDERS: dict[str, type[ManualBuilder]] = {
-    b.name: b for b in (Affectnet, Affectnet224, RafdbBasic, Fer2013, Ferplus, FaceFolder)
+    b.name: b for b in (Affectnet, Affectnet224, RafdbBasic, Fer2013, Ferplus, FaceFolder, Celeba)
 }
 
 
@@ -183,9 +186,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(report.summary())
     data_dir = os.path.abspath(os.path.expanduser(args.data_dir))
+    task = prepared_task(full_name)
     print(
         f"\nPrepared in {version_dir}. Train on it with:\n"
         f"  --config.data.name={full_name} --config.data.data_dir={data_dir}"
+        + ("" if task == "emotion" else f" --config.task={task}")
     )
     return 0
 

@@ -312,3 +312,51 @@ def write_face_folder(root: str, class_folders: dict[str, int], per_class: int, 
                 else:
                     expected["written"][split][folder] += 1
     return expected
+
+
+CELEBA_GREY = {0: 60, 1: 180}  # female, male: the grey level of each fixture face says its label
+
+
+def write_celeba(root: str, per_split: int) -> dict:
+    """img_align_celeba/NNNNNN.jpg (178 x 218) + list_attr_celeba.txt (40-attribute layout, `Male` third of four
+    here) + list_eval_partition.txt, with `per_split` faces of each gender in each split, an awkward image of every
+    kind in train, and the broken rows users meet."""
+    attributes, partition = [], []
+    expected = {"written": {}, "skipped": {s: {} for s in ("train", "validation", "test")}}
+    number = 0
+
+    def add(split_code, male, data, attribute_value=None, listed=True):
+        nonlocal number
+        number += 1
+        name = f"{number:06d}.jpg"
+        if data is not None:
+            _write(os.path.join(root, "img_align_celeba", name), data)
+        if listed:
+            value = attribute_value or ("1" if male else "-1")
+            attributes.append(f"{name} -1  1 {value:>2}  1")
+        partition.append(f"{name} {split_code}")
+        return name
+
+    for code, split in enumerate(("train", "validation", "test")):
+        counts = expected["written"].setdefault(split, {})
+        for male in (0, 1) * per_split:
+            add(code, male, jpeg_bytes(Image.new("RGB", (178, 218), (CELEBA_GREY[male],) * 3)))
+            counts[male] = counts.get(male, 0) + 1
+        missing = add(code, 0, None)
+        expected["skipped"][split][missing] = "file listed but missing"
+        unlisted = add(code, 1, jpeg_bytes(plain_face(178, 180)), listed=False)
+        expected["skipped"][split][unlisted] = "not in list_attr_celeba.txt"
+        zero = add(code, 1, jpeg_bytes(plain_face(178, 180)), attribute_value="0")
+        expected["skipped"][split][zero] = "`Male` attribute is not 1 or -1"
+    for data, reason in odd_images(Image.new("RGB", (178, 218), (CELEBA_GREY[1],) * 3)).values():
+        name = add(0, 1, data)
+        if reason:
+            expected["skipped"]["train"][name] = reason
+        else:
+            expected["written"]["train"][1] += 1
+    partition.append("000999.jpg 7")
+    expected["skipped"]["train"]["list_eval_partition.txt:" + str(len(partition))] = "is not `<image> <0|1|2>`"
+    header = f"{len(attributes)}\n5_o_Clock_Shadow Arched_Eyebrows Male Young\n"
+    _write(os.path.join(root, "list_attr_celeba.txt"), (header + "\n".join(attributes) + "\n").encode())
+    _write(os.path.join(root, "list_eval_partition.txt"), ("\n".join(partition) + "\n").encode())
+    return expected

@@ -170,6 +170,24 @@ def test_rafdb_labels_map_to_the_canonical_order(tmp_path_factory):
         assert abs(record["image"].mean() - 30 * to_rafdb[int(record["label"])]) < 4
 
 
+def test_celeba_gender_labels_partition_and_skips(tmp_path_factory):
+    prepared = _prepared(tmp_path_factory, "celeba", lambda d: fx.write_celeba(d, per_split=2))
+    builder = _check_report_and_records(prepared, lambda male: ("female", "male")[male])
+    assert builder.info.features["label"].names == ["female", "male"]
+    for split in ("train", "validation", "test"):
+        source = PreparedSource(builder, split)
+        for i in range(len(source)):  # the grey level of a fixture face says which gender it was written for
+            record = source[i]
+            assert abs(record["image"].mean() - fx.CELEBA_GREY[int(record["label"])]) < 4
+
+
+def test_celeba_without_the_male_attribute_stops_at_start(tmp_path):
+    fx.write_celeba(str(tmp_path), per_split=1)
+    (tmp_path / "list_attr_celeba.txt").write_text("1\nSmiling Young\n000001.jpg 1 1\n")
+    with pytest.raises(LayoutError, match="`Male` is not among them"):
+        prepare("celeba", str(tmp_path), str(tmp_path / "out"))
+
+
 def test_fer2013_rows_and_splits(tmp_path_factory):
     prepared = _prepared(tmp_path_factory, "fer2013", lambda d: fx.write_fer2013(d, per_class=2)["fer2013"])
     builder = _check_report_and_records(prepared, lambda canonical: CLASS_NAMES[canonical])

@@ -10,8 +10,8 @@ import ml_collections
 def base_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0  # one seed for initialisation, data order, augmentation and dropout
-    # The supervised task: emotion | gender | head_pose (hmtl_jax/supervised/tasks.py). Gender and head pose are
-    # labels of synthetic_faces only; prepared data sets have emotion labels.
+    # The supervised task: emotion | gender | head_pose (hmtl_jax/supervised/tasks.py). synthetic_faces has every
+    # task's labels; a prepared data set has its own task's (celeba: gender; the expression data sets: emotion).
     c.task = "emotion"
 
     c.data = ml_collections.ConfigDict()

@@ -13,7 +13,7 @@ from hmtl_jax.config.resume import RESUME_POLICIES
 from hmtl_jax.config.tasks import task_on
 from hmtl_jax.data.augment import AUGMENT_LEVELS
 from hmtl_jax.data.input_pipeline import SAMPLINGS
-from hmtl_jax.data.sources import PREPARED_DATASETS, SYNTHETIC
+from hmtl_jax.data.sources import PREPARED_DATASETS, SYNTHETIC, prepared_task
 from hmtl_jax.errors import ConfigError
 from hmtl_jax.models import MODEL_NAMES, create_model, vgg16
 from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_weights, imagenet_leaves
@@ -89,10 +89,11 @@ def check_config(config: ml_collections.ConfigDict) -> None:
 
 def check_supervised_config(config: ml_collections.ConfigDict) -> None:
     """Settings of the supervised task that its labels cannot use."""
-    if config.task != "emotion" and config.data.name != SYNTHETIC:
+    if config.data.name != SYNTHETIC and config.task != prepared_task(config.data.name):
         raise ConfigError(
-            f"config.task={config.task!r} needs {config.task} labels, which only {SYNTHETIC!r} has so far: prepared "
-            f"data sets are labelled with emotions (config.data.name={config.data.name!r})"
+            f"config.data.name={config.data.name!r} is labelled for {prepared_task(config.data.name)}, not "
+            f"config.task={config.task!r}: set --config.task={prepared_task(config.data.name)}, or use "
+            f"{SYNTHETIC!r}, which has every task's labels"
         )
     if is_regression(config.task):
         for key, value, why in (

@@ -15,9 +15,16 @@ from hmtl_jax.supervised.tasks import output_names
 SYNTHETIC = "synthetic_faces"
 # The data sets `python -m data_pipelines.prepare` makes, by the first part of config.data.name (the trainer does not
 # import data_pipelines; a test checks the two lists agree).
-PREPARED_DATASETS = ("affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder")
+PREPARED_DATASETS = ("affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder", "celeba")
+# The supervised task a prepared data set's labels serve, where it is not emotion. The synthetic faces serve them all.
+PREPARED_TASKS = {"celeba": "gender"}
 
 log = logging.getLogger(__name__)
+
+
+def prepared_task(name: str) -> str:
+    """The supervised task the labels of the prepared data set `name` ('celeba', 'affectnet/8class') serve."""
+    return PREPARED_TASKS.get(name.split("/")[0], "emotion")
 
 
 def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
@@ -27,7 +34,8 @@ def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
     and `labels()` (all labels without decoding images, for class weights and sampling). With
     `data.train_fraction` < 1 the train source is a stratified subset (the same for every training seed). For gender
     and head pose (synthetic faces only) the label is the face's gender or (yaw, pitch, roll); the subset is still
-    stratified by expression, so every task trains on the same faces.
+    stratified by expression, so every task trains on the same faces. A prepared data set's label is its task's
+    (`prepared_task`).
     """
     if data.name == SYNTHETIC:
         from hmtl_jax.data.synthetic.faces import SyntheticFaces
@@ -44,7 +52,7 @@ def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
         class_names = train.class_names
     if data.train_fraction < 1.0:
         train = SubsetSource(train, stratified_subset(train.labels(), data.train_fraction, data.subset_seed))
-    if task != "emotion":
+    if task != "emotion" and data.name == SYNTHETIC:
         train, validation = TaskLabels(train, task), TaskLabels(validation, task)
     if data.in_memory:
         from hmtl_jax.data.in_memory import InMemorySource
