@@ -2,5 +2,6 @@
 `data_pipelines`), host-side augmentation, class-balanced sampling and stratified subsets, and the Grain pipelines
 that turn sources into each process's share of every global batch.
 
-Imports: numpy, PIL, Grain, TFDS's reader; nothing of hmtl_jax outside data/. No JAX arrays: the host side only.
+Imports: numpy, PIL, Grain, TFDS's reader; of hmtl_jax outside data/ only `errors` and `supervised` (which label a
+task reads). No JAX arrays: the host side only.
 """
