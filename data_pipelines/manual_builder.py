@@ -71,6 +71,14 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
         """Features beyond image, label and file_name (valence, landmarks, votes, ...)."""
         return {}
 
+    def label_feature(self):
+        """The label's feature: a class among `class_names`; head pose data sets store angles instead."""
+        return tfds.features.ClassLabel(names=self.class_names)
+
+    def report_class(self, label) -> int:
+        """The index in `class_names` a record is counted under in the preparation report."""
+        return label
+
     @classmethod
     @abc.abstractmethod
     def check_manual_dir(cls, manual_dir: str) -> None:
@@ -83,7 +91,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
     def _info(self) -> tfds.core.DatasetInfo:
         features = {
             "image": tfds.features.Image(shape=(None, None, 3), encoding_format=self.IMAGE_FORMAT),
-            "label": tfds.features.ClassLabel(names=self.class_names),
+            "label": self.label_feature(),
             "file_name": tfds.features.Text(),
             **self.extra_features(),
         }
@@ -105,7 +113,7 @@ class ManualBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
             if isinstance(outcome, SkipRecord):
                 self.report.skip(split, candidate.name, str(outcome))
                 continue
-            self.report.wrote(split, outcome["label"])
+            self.report.wrote(split, self.report_class(outcome["label"]))
             yield candidate.name, {"file_name": candidate.name, **outcome}
 
 

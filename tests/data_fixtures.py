@@ -13,6 +13,7 @@ import io
 import os
 
 import numpy as np
+import scipy.io
 from PIL import Image
 
 from data_pipelines import image_files
@@ -360,3 +361,79 @@ def write_celeba(root: str, per_split: int) -> dict:
     _write(os.path.join(root, "list_attr_celeba.txt"), (header + "\n".join(attributes) + "\n").encode())
     _write(os.path.join(root, "list_eval_partition.txt"), ("\n".join(partition) + "\n").encode())
     return expected
+
+
+POSE_PHOTO_SIZE = (120, 100)
+POSE_FACE = (40, 30, 80, 70)  # the landmarks' box in a pose photo: a bright square on black
+
+
+def _pose_files(folder: str, stem: str, image: bytes, angles, points: int, mat: bytes | None = None) -> None:
+    """`stem`.jpg and `stem`.mat (Pose_Para in radians: pitch, yaw, roll, then translation and scale; pt2d 2 x N
+    landmarks spread over POSE_FACE) as the 3DDFA releases write them. `angles` = (yaw, pitch, roll) degrees."""
+    _write(os.path.join(folder, f"{stem}.jpg"), image)
+    if mat is None:
+        yaw, pitch, roll = np.radians(angles)
+        x0, y0, x1, y1 = POSE_FACE
+        t = np.linspace(0.0, 1.0, points)
+        landmarks = np.stack([x0 + (x1 - x0) * t, y0 + (y1 - y0) * (t * 7 % 1.0)])
+        landmarks[:, [0, -1]] = [[x0, x1], [y0, y1]]  # the box's corners
+        buffer = io.BytesIO()
+        scipy.io.savemat(
+            buffer, {"Pose_Para": np.array([[pitch, yaw, roll, 10.0, 5.0, 0.0, 0.002]]), "pt2d": landmarks}
+        )
+        mat = buffer.getvalue()
+    _write(os.path.join(folder, f"{stem}.mat"), mat)
+
+
+def pose_photo() -> Image.Image:
+    image = Image.new("RGB", POSE_PHOTO_SIZE, (0, 0, 0))
+    image.paste((200, 200, 200), POSE_FACE)
+    return image
+
+
+def write_head_pose(root: str, release: str) -> dict:
+    """A miniature 300W-LP (`release='the300w_lp'`: 300W_LP/{AFW,HELEN,IBUG,LFPW}[_Flip]/, 68 landmarks) or
+    AFLW2000 (`'aflw2000'`: AFLW2000/, 21 landmarks, some unseen as -1), with the broken pairs users meet. Returns
+    the expected report and {file name: (yaw, pitch, roll)} of the records written."""
+    split = "train" if release == "the300w_lp" else "test"
+    base = os.path.join(root, "300W_LP" if release == "the300w_lp" else "AFLW2000")
+    folders = ["AFW", "HELEN", "IBUG", "LFPW", "HELEN_Flip"] if release == "the300w_lp" else [""]
+    points = 68 if release == "the300w_lp" else 21
+    good = jpeg_bytes(pose_photo())
+    angles, skipped = {}, {}
+    for number, folder in enumerate(folders):
+        for k, pose in enumerate([(10.0 * number - 20, 5.0 - number, 3.0 * number), (-60.0, 15.0, -8.0)]):
+            stem = f"{folder or 'image'}_{number}{k}"
+            _pose_files(os.path.join(base, folder), stem, good, pose, points)
+            angles[os.path.join(folder, f"{stem}.jpg")] = pose
+    first = folders[0]
+    where = lambda stem: os.path.join(first, f"{stem}.jpg")  # noqa: E731
+    _write(os.path.join(base, first, "no_mat.jpg"), good)
+    skipped[where("no_mat")] = "no readable no_mat.mat beside the image"
+    _pose_files(os.path.join(base, first), "garbage", good, None, points, mat=b"MATLAB? no, a note\n")
+    skipped[where("garbage")] = "garbage.mat is not a MATLAB file"
+    buffer = io.BytesIO()
+    scipy.io.savemat(buffer, {"pt2d": np.zeros((2, points))})
+    _pose_files(os.path.join(base, first), "no_pose", good, None, points, mat=buffer.getvalue())
+    skipped[where("no_pose")] = "no_pose.mat lacks Pose_Para"
+    _pose_files(os.path.join(base, first), "yaw_120", good, (120.0, 0.0, 0.0), points)
+    skipped[where("yaw_120")] = "yaw beyond +-99 degrees"
+    _pose_files(os.path.join(base, first), "pitch_minus_100", good, (0.0, -100.0, 0.0), points)
+    skipped[where("pitch_minus_100")] = "pitch beyond +-99 degrees"
+    for suffix, (data, reason) in odd_images(pose_photo()).items():
+        stem = "odd_" + suffix.replace(".", "_")
+        _pose_files(os.path.join(base, first), stem, data, (1.0, 2.0, 3.0), points)
+        if reason:
+            skipped[where(stem)] = reason
+        else:
+            angles[where(stem)] = (1.0, 2.0, 3.0)
+    if release == "the300w_lp":
+        _write(os.path.join(base, "landmarks", "AFW", "AFW_00_pts.mat"), b"not read")  # the release has it; unused
+    else:  # AFLW2000 marks unseen landmarks -1: the crop ignores them
+        _pose_files(base, "unseen", good, (4.0, 5.0, 6.0), points)
+        mat = scipy.io.loadmat(os.path.join(base, "unseen.mat"))
+        mat["pt2d"][:, 3:6] = -1.0
+        scipy.io.savemat(os.path.join(base, "unseen.mat"), {k: mat[k] for k in ("Pose_Para", "pt2d")})
+        angles["unseen.jpg"] = (4.0, 5.0, 6.0)
+    expected = {"written": {split: {0: len(angles)}}, "skipped": {split: skipped}}
+    return expected, angles

@@ -247,6 +247,23 @@ def test_shipped_configs_are_valid_and_differ_only_in_their_tasks(name, dataset,
     check_config(config)
 
 
+@pytest.mark.parametrize("task", ["gender", "head_pose"])
+@pytest.mark.parametrize("name", ["sl", "hmtl"])
+def test_the_synthetic_gender_and_head_pose_configs_differ_from_emotions_only_in_their_task(task, name):
+    config = _load(f"synthetic_{task}", name)
+    assert _differences(config, _load("synthetic", name)) == {"task": task}
+    check_config(config)
+
+
+@pytest.mark.parametrize("dataset", ["celeba", "the300w_lp"])
+def test_the_gender_and_head_pose_hmtl_configs_differ_from_their_sl_only_in_their_tasks(dataset):
+    config, sl = _load(dataset, "hmtl"), _load(dataset, "sl")
+    tasks = {"jigsaw.weight": 1.0, "data.image_size": 225, "inpaint.weight": 1.0, **SYNTHETIC_DESIGN}
+    assert _differences(config, sl) == tasks
+    check_config(sl)
+    check_config(config)
+
+
 # The two-stage recipe HMTL is compared with: the pretext task alone (labels unused) for half of SL's epochs, then SL
 # for the other half from the pre-training's workdir. Everything else is the synthetic SL config's.
 TWO_STAGE_DIFFERENCES = {

@@ -40,8 +40,9 @@ def _prepared(tmp_path_factory, dataset, write, **options):
     }
 
 
-def _check_report_and_records(prepared, code_to_name):
-    """Written counts per class, the exact set of skipped files with their reasons, and the records read back."""
+def _check_report_and_records(prepared, code_to_name, counted_as=None):
+    """Written counts per class, the exact set of skipped files with their reasons, and the records read back.
+    `counted_as(label)`: the class a record's label is counted under (default: the data set's class of that index)."""
     report, expected = prepared["report"], prepared["expected"]
     builder = open_prepared(prepared["data_dir"], prepared["name"])
     for split, counts in expected["written"].items():
@@ -54,12 +55,12 @@ def _check_report_and_records(prepared, code_to_name):
         source = PreparedSource(builder, split)
         labels = source.labels()
         assert len(source) == len(labels) == sum(want.values())
-        names = [source.class_names[label] for label in labels]
+        names = [counted_as(label) if counted_as else source.class_names[label] for label in labels]
         assert {n: names.count(n) for n in set(names)} == want
         np.testing.assert_array_equal(labels, read_labels(prepared["version_dir"], split))
         record = source[0]
         assert record["image"].dtype == np.uint8 and record["image"].ndim == 3 and record["image"].shape[2] == 3
-        assert record["label"] == labels[0]
+        np.testing.assert_array_equal(record["label"], labels[0])
     return builder
 
 
@@ -186,6 +187,40 @@ def test_celeba_without_the_male_attribute_stops_at_start(tmp_path):
     (tmp_path / "list_attr_celeba.txt").write_text("1\nSmiling Young\n000001.jpg 1 1\n")
     with pytest.raises(LayoutError, match="`Male` is not among them"):
         prepare("celeba", str(tmp_path), str(tmp_path / "out"))
+
+
+@pytest.mark.parametrize("release", ["the300w_lp", "aflw2000"])
+def test_head_pose_angles_come_from_pose_para_in_degrees_and_beyond_99_are_excluded(tmp_path_factory, release):
+    angles = {}
+
+    def write(manual_dir):
+        expected, written = fx.write_head_pose(manual_dir, release)
+        angles.update(written)
+        return expected
+
+    prepared = _prepared(tmp_path_factory, release, write)
+    builder = _check_report_and_records(prepared, lambda _: "faces", counted_as=lambda _: "faces")
+    split = "train" if release == "the300w_lp" else "test"
+    records = builder.as_data_source(split)
+    assert {r["file_name"].decode() for r in records} == set(angles)  # the _Flip folder too; landmarks/ unread
+    for record in records:
+        # (yaw, pitch, roll) in degrees from Pose_Para's (pitch, yaw, roll) in radians
+        np.testing.assert_allclose(record["label"], angles[record["file_name"].decode()], atol=1e-4)
+        # The crop is the square around the landmarks (the bright box) grown by the margins, the face at its centre.
+        image = record["image"]
+        assert image.shape == (64, 64, 3), image.shape
+        assert image[32, 32].mean() > 150 and image[:3, :3].mean() < 40 and image[-3:, -3:].mean() < 40
+    source = PreparedSource(builder, split)
+    assert source.class_names == () and source.labels().shape == (len(angles), 3)
+    assert source[0]["label"].dtype == np.float32
+
+
+def test_head_pose_release_without_its_folders_stops_at_start(tmp_path):
+    (tmp_path / "300W_LP" / "AFW").mkdir(parents=True)
+    with pytest.raises(LayoutError, match="lacks HELEN, IBUG, LFPW"):
+        prepare("the300w_lp", str(tmp_path), str(tmp_path / "out"))
+    with pytest.raises(LayoutError, match="not laid out as the release"):
+        prepare("aflw2000", str(tmp_path), str(tmp_path / "out"))
 
 
 def test_fer2013_rows_and_splits(tmp_path_factory):

@@ -36,6 +36,41 @@ def affectnet_base() -> ml_collections.ConfigDict:
     return c
 
 
+def celeba_base() -> ml_collections.ConfigDict:
+    """Gender recognition on CelebA (`python -m data_pipelines.prepare celeba ...`): the AffectNet recipe's model,
+    optimiser and 224 px, for 20 epochs of CelebA's 162,770 train faces (/10 at 8 and 15), flips, no class weights
+    (CelebA is 58 % female). Chosen on the validation split; report with --config.data.eval_split=test."""
+    c = affectnet_base()
+    c.task = "gender"
+    c.data.name = "celeba"
+    c.input.flip = True
+    c.loss.class_weights = False
+    c.num_epochs = 20
+    c.schedule.decay_epochs = (8, 15)
+    return c
+
+
+def the300w_lp_base() -> ml_collections.ConfigDict:
+    """Head pose in the usual protocol: train on 300W-LP, test on AFLW2000 (both prepared with
+    `python -m data_pipelines.prepare`). ResNet-50 as Hopenet, from scratch, AdaBelief lr 1e-3, batch 32, 25 epochs
+    (Hopenet's count; /10 at 10 and 20), flips (they mirror yaw and roll) and no other augmentation (a rotation
+    would change the roll), no dropout, bf16."""
+    c = affectnet_base()
+    c.task = "head_pose"
+    c.data.name = "the300w_lp"
+    c.data.train_split = "train"
+    c.data.eval_name = "aflw2000"
+    c.data.eval_split = "test"
+    c.input.augment = "none"
+    c.input.flip = True
+    c.loss.class_weights = False
+    c.model.name = "resnet50"
+    c.model.dropout_rate = 0.0
+    c.num_epochs = 25
+    c.schedule.decay_epochs = (10, 20)
+    return c
+
+
 def synthetic_base() -> ml_collections.ConfigDict:
     """A CPU-sized version of the comparison on the embedded synthetic faces: 48 px (divisible by the 3 x 3
     jigsaw), 6,000 balanced train faces, 2,000 validation faces, resnet_tiny, 10 epochs. Augmentation and optimiser

@@ -95,6 +95,22 @@ def check_supervised_config(config: ml_collections.ConfigDict) -> None:
             f"config.task={config.task!r}: set --config.task={prepared_task(config.data.name)}, or use "
             f"{SYNTHETIC!r}, which has every task's labels"
         )
+    data = config.data
+    if data.eval_name and (data.name == SYNTHETIC or data.eval_name.split("/")[0] not in PREPARED_DATASETS):
+        raise ConfigError(
+            f"config.data.eval_name={data.eval_name!r} must name a prepared data set ({', '.join(PREPARED_DATASETS)}) "
+            f"to evaluate a prepared config.data.name on"
+        )
+    if data.eval_name and prepared_task(data.eval_name) != prepared_task(data.name):
+        raise ConfigError(
+            f"config.data.eval_name={data.eval_name!r} is labelled for {prepared_task(data.eval_name)}, "
+            f"config.data.name={data.name!r} for {prepared_task(data.name)}: evaluate on a data set of the same task"
+        )
+    if is_regression(config.task) and config.input.augment != "none":
+        raise ConfigError(
+            f"config.input.augment={config.input.augment!r} rotates the image, which changes its roll: use "
+            f"'none' for config.task={config.task!r} (flips are fine: they mirror the angles too)"
+        )
     if is_regression(config.task):
         for key, value, why in (
             ("loss.class_weights", config.loss.class_weights, "weights classes"),

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.read_only_builder import builder_from_files
 
+from hmtl_jax.data.augment import batchable_label
 from hmtl_jax.errors import ConfigError, MissingFileError
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,8 @@ def open_prepared(data_dir: str, name: str) -> tfds.core.DatasetBuilder:
 
 
 class PreparedSource:
-    """Random-access source over one split: `[i] -> {'image': uint8 HxWx3, 'label': int32}`, `labels()`."""
+    """Random-access source over one split: `[i] -> {'image': uint8 HxWx3, 'label': int32}` (head pose: float32 (3,)
+    degrees), `labels()`. `class_names` are the label's classes (empty for head pose)."""
 
     def __init__(self, builder: tfds.core.DatasetBuilder, split: str):
         splits = sorted(builder.info.splits)
@@ -49,7 +51,7 @@ class PreparedSource:
                 "set config.data.train_split / config.data.eval_split"
             )
         label = builder.info.features["label"]
-        self.class_names = tuple(label.names)
+        self.class_names = tuple(getattr(label, "names", ()))
         self.name = f"{builder.info.full_name}[{split}]"
         self._records = builder.as_data_source(split)
         self._version_dir = os.fspath(builder.data_path)
@@ -60,7 +62,7 @@ class PreparedSource:
 
     def __getitem__(self, index: int) -> dict:
         record = self._records[index]
-        return {"image": record["image"], "label": np.int32(record["label"])}
+        return {"image": record["image"], "label": batchable_label(record["label"])}
 
     def __repr__(self) -> str:
         return f"PreparedSource({self.name}, {len(self)} records)"
@@ -79,11 +81,11 @@ def read_labels(version_dir: str, split: str) -> np.ndarray:
     """Every record's label in record order, reading the records without decoding their images."""
     builder = tfds.builder_from_directory(version_dir)
     records = builder.as_data_source(split, decoders={"image": tfds.decode.SkipDecoding()})
-    labels = np.empty(len(records), np.int32)
+    labels = []
     for start in range(0, len(records), _LABEL_READ_CHUNK):
         chunk = range(start, min(start + _LABEL_READ_CHUNK, len(records)))
-        labels[start : chunk.stop] = [r["label"] for r in records.__getitems__(chunk)]
-    return labels
+        labels += [batchable_label(r["label"]) for r in records.__getitems__(chunk)]
+    return np.stack(labels) if labels else np.zeros(0, np.int32)
 
 
 def write_label_files(version_dir: str) -> None:

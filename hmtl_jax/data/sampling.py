@@ -13,7 +13,8 @@ from hmtl_jax.errors import ConfigError
 
 
 def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Sorted indices of `fraction` of each class (rounded, at least one record of every class present).
+    """Sorted indices of `fraction` of each class (rounded, at least one record of every class present); of
+    `fraction` of all records for regression labels (head pose's angles, float), which have no classes.
 
     The same labels, fraction and seed always give the same subset, whatever the training seed, so runs that differ
     in their seed train on the same records. With one seed the subsets are nested: 10 % lies inside 20 %, and so on."""
@@ -21,6 +22,8 @@ def stratified_subset(labels: np.ndarray, fraction: float, seed: int) -> np.ndar
         raise ConfigError(f"train fraction {fraction} must be in (0, 1]")
     labels = np.asarray(labels)
     rng = np.random.default_rng(seed)
+    if np.issubdtype(labels.dtype, np.floating):
+        return np.sort(rng.permutation(len(labels))[: max(1, int(round(fraction * len(labels))))])
     chosen = []
     for label in np.unique(labels):
         members = np.flatnonzero(labels == label)

@@ -15,9 +15,11 @@ from hmtl_jax.supervised.tasks import output_names
 SYNTHETIC = "synthetic_faces"
 # The data sets `python -m data_pipelines.prepare` makes, by the first part of config.data.name (the trainer does not
 # import data_pipelines; a test checks the two lists agree).
-PREPARED_DATASETS = ("affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder", "celeba")
+PREPARED_DATASETS = (
+    "affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder", "celeba", "the300w_lp", "aflw2000"
+)  # fmt: skip
 # The supervised task a prepared data set's labels serve, where it is not emotion. The synthetic faces serve them all.
-PREPARED_TASKS = {"celeba": "gender"}
+PREPARED_TASKS = {"celeba": "gender", "the300w_lp": "head_pose", "aflw2000": "head_pose"}
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +50,8 @@ def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
         from hmtl_jax.data.prepared import PreparedSource, open_prepared
 
         builder = open_prepared(data.data_dir, data.name)
-        train, validation = PreparedSource(builder, data.train_split), PreparedSource(builder, data.eval_split)
+        evaluated = open_prepared(data.data_dir, data.eval_name) if data.eval_name else builder
+        train, validation = PreparedSource(builder, data.train_split), PreparedSource(evaluated, data.eval_split)
         class_names = train.class_names
     if data.train_fraction < 1.0:
         train = SubsetSource(train, stratified_subset(train.labels(), data.train_fraction, data.subset_seed))
