@@ -35,8 +35,8 @@ def create_sources(data: ml_collections.ConfigDict, task: str = "emotion"):
     Sources are Grain random-access sources: `len()`, `[index] -> {'image': uint8 HxWx3, 'label': int, ...}`,
     and `labels()` (all labels without decoding images, for class weights and sampling). With
     `data.train_fraction` < 1 the train source is a stratified subset (the same for every training seed). For gender
-    and head pose (synthetic faces only) the label is the face's gender or (yaw, pitch, roll); the subset is still
-    stratified by expression, so every task trains on the same faces. A prepared data set's label is its task's
+    and head pose on the synthetic faces the label is the face's gender or (yaw, pitch, roll); the subset is still
+    stratified by expression, so every task trains on the same faces. A prepared data set's label is its own task's
     (`prepared_task`).
     """
     if data.name == SYNTHETIC:

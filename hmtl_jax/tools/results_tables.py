@@ -24,6 +24,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from hmtl_jax.supervised.tasks import REPORTED_FIGURES
+
 BLOCK = re.compile(
     r"(<!-- results: (?P<study>[\w.-]+)(?P<validation> \(validation\))? -->\n)(?P<body>.*?)(<!-- end of results -->)",
     re.DOTALL,
@@ -45,16 +47,12 @@ def variant_name(record: dict) -> str:
 FIGURES = {"accuracy": ("", 100.0), "roc_auc": ("AUC", 100.0), "mean_mae": ("MAE °", 1.0)}
 
 
-def _figures(records: list[dict]) -> list[str]:
+def _figures(records: list[dict]) -> tuple[str, ...]:
     """The figures a study's table shows, by its task (records before tasks existed are emotion's)."""
     tasks = {record.get("task", "emotion") for record in records}
-    if tasks == {"head_pose"}:
-        return ["mean_mae"]
-    if tasks == {"gender"}:
-        return ["accuracy", "roc_auc"]
-    if tasks == {"emotion"}:
-        return ["accuracy"]
-    raise ValueError(f"a study's runs must share one task, not {sorted(tasks)}")
+    if len(tasks) != 1:
+        raise ValueError(f"a study's runs must share one task, not {sorted(tasks)}")
+    return REPORTED_FIGURES[tasks.pop()]
 
 
 def _cell(values: list, scale: float) -> str:

@@ -69,8 +69,8 @@ def evaluate_and_record(
     split: str = "validation",
 ) -> dict[str, float]:
     """`evaluate`, then log the metrics and the confusion picture (a classification), and write the split's
-    latest-figures file
-    (`eval_latest.json` for validation, with the run's total steps, so tools can tell a finished run)."""
+    latest-figures file (`eval_latest.json` for validation, with the run's total steps, so tools can tell a finished
+    run)."""
     prefix, latest_file, picture = SPLIT_RECORDS[split]
     started = time.perf_counter()
     summary, confusion = evaluate(eval_step, state, source, config, mesh, names)
