@@ -116,6 +116,8 @@ def run_sweep(configs, fractions, seeds, root, extra, epochs: dict[float, int], 
                     started = time.perf_counter()
                     subprocess.run(command, check=True)
                     wall_s = round(time.perf_counter() - started, 1)
+                    if _finished(workdir, VALIDATION_FILE) is None:  # a stop request ends a run early, exit code 0
+                        sys.exit(f"{workdir} stopped before its last step: rerun the sweep to resume it")
                     print(f"  finished in {wall_s:.0f} s", flush=True)
                 record = _record(
                     study, config, extra, seed, fraction, epochs.get(fraction), workdir, command, wall_s, commit
