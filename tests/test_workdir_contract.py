@@ -16,6 +16,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
+from hmtl_jax.config.resume import as_recorded, run_differences
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.runtime.checkpointing import initialise_from
@@ -238,3 +239,15 @@ def test_a_second_ctrl_c_during_compilation_leaves_at_once(tmp_path, cache_dir):
     rest = process.stderr.read()
     assert process.wait(timeout=120) == 130, rest[-2000:]  # not a crash (a negative status) and not a hang
     assert "Second Ctrl-C: leaving now" in rest
+
+
+def test_a_run_recorded_before_a_key_existed_resumes_while_that_key_keeps_its_default():
+    current = as_recorded(tiny_config())
+    recorded = json.loads(json.dumps(current))
+    del recorded["task"], recorded["data"]["eval_name"]  # keys this version added, absent from an older record
+    assert run_differences(recorded, current) == {}
+    # Off their default they make another run, as does a key only the record has (removed since).
+    changed = as_recorded(tiny_config(task="gender"))
+    assert run_differences(recorded, changed) == {"task": (None, "gender")}
+    recorded["data"]["old_key"] = 1
+    assert run_differences(recorded, current) == {"data.old_key": (1, None)}

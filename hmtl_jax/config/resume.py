@@ -2,7 +2,8 @@
 rerun with settings that would make it another run (model, tasks, shapes, data, schedule, seed) is refused, unless
 `resume_policy` says the change is deliberate.
 
-Pure functions of configs (as the JSON dicts the workdir records): no files are read or written here.
+Pure functions of configs (as the JSON dicts the workdir records) and of the defaults: no files are read or written
+here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 from typing import Any
 
 import ml_collections
+
+from hmtl_jax.config.defaults import base_config
 
 # resume_policy: `same` refuses a rerun whose run-defining settings differ from the workdir's record; `changed`
 # continues the workdir's checkpoint under the new settings (a longer schedule, another learning rate), as long as
@@ -59,12 +62,19 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def run_differences(recorded: dict, current: dict) -> dict[str, tuple[Any, Any]]:
     """{dotted key: (recorded value, current value)} for every run-defining key that differs; keys present in only one
-    of the two (a config from another version) count as differing, with None on the side that lacks them."""
+    of the two (a config from another version) count as differing, with None on the side that lacks them, except a
+    key the recorded run's version did not have yet, now at its default: a new key's default keeps the behaviour of
+    the versions before it, so an upgrade does not stop a run from resuming."""
     old, new = _flatten(recorded), _flatten(current)
+    defaults = _flatten(as_recorded(base_config()))
+
+    def added_at_default(key: str) -> bool:
+        return key not in old and key in defaults and new.get(key) == defaults[key]
+
     return {
         key: (old.get(key), new.get(key))
         for key in sorted(old.keys() | new.keys())
-        if key not in FREE_KEYS and old.get(key) != new.get(key)
+        if key not in FREE_KEYS and old.get(key) != new.get(key) and not added_at_default(key)
     }
 
 
