@@ -29,9 +29,10 @@ def get_config():
 
 def one_device_env() -> dict[str, str]:
     """The environment for a subprocess that runs on one CPU device instead of the suite's eight simulated ones: for
-    the tools whose subject is not sharding (the sweep's bookkeeping, the benchmarks' tables, which measure one
-    device's step). Eight simulated devices on two cores make every compile and step several times dearer: the sweep
-    test took 50 s with them and 30 s without."""
+    runs whose subject is not sharding (the sweep's bookkeeping, the benchmarks' tables, which measure one device's
+    step, the workdir contract) and that are not compared with a run on the eight. Eight simulated
+    devices on two cores make every compile and step several times dearer: the sweep test took 50 s with them and
+    30 s without."""
     return {**os.environ, "PYTHONPATH": REPO, "XLA_FLAGS": ""}
 
 

@@ -1,6 +1,7 @@
 """A workdir holds one run: rerunning its command resumes it, a rerun that would make another run is refused with
 one line and touches nothing, a deliberate change is an explicit setting, and a mistake in a command is one line on
-stderr. Real workdirs, real checkpoints, real subprocesses."""
+stderr. Real workdirs, real checkpoints, real subprocesses (on one device: none of this depends on sharding, and a
+subprocess on the suite's eight simulated devices compiles and steps several times slower)."""
 
 import hashlib
 import json
@@ -21,7 +22,7 @@ from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.runtime.checkpointing import initialise_from
 from hmtl_jax.training.loop import train_and_evaluate
-from tests.helpers import REPO, jitted_for, read_metrics, saved_state, tiny_config, write_config_file
+from tests.helpers import REPO, jitted_for, one_device_env, read_metrics, saved_state, tiny_config, write_config_file
 
 # 8 steps (64 faces, batch 16, 2 epochs), a checkpoint every 2: the run every rerun below is compared with.
 FIRST_STEPS = 4
@@ -40,7 +41,7 @@ def _files(directory) -> dict[str, str]:
 
 def _run(config_path, workdir, *overrides, timeout=300):
     command = [sys.executable, "-m", "hmtl_jax.main", f"--config={config_path}", f"--workdir={workdir}", *overrides]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(command, cwd=REPO, env=one_device_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def _one_line_error(result) -> str:
@@ -80,6 +81,7 @@ def test_reruns_that_would_make_another_run_are_refused_and_touch_nothing(starte
         flag: subprocess.Popen(
             [sys.executable, "-m", "hmtl_jax.main", f"--config={config}", f"--workdir={workdir}", flag],
             cwd=REPO,
+            env=one_device_env(),
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -198,6 +200,7 @@ def test_a_mistake_in_the_command_is_one_line(tmp_path, cache_dir):
         args: subprocess.Popen(
             [sys.executable, "-m", "hmtl_jax.main", f"--workdir={tmp_path / str(i)}", *args],
             cwd=REPO,
+            env=one_device_env(),
             stderr=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             text=True,
@@ -228,7 +231,9 @@ def test_a_class_only_the_validation_split_has_is_named_once(tmp_path, cache_dir
 def test_a_second_ctrl_c_during_compilation_leaves_at_once(tmp_path, cache_dir):
     config = write_config_file(tmp_path, "tiny", "")  # no compilation cache: the first step really compiles
     command = [sys.executable, "-m", "hmtl_jax.main", f"--config={config}", f"--workdir={tmp_path / 'run'}"]
-    env = {name: value for name, value in os.environ.items() if name != "JAX_COMPILATION_CACHE_DIR"}  # the session's
+    env = {
+        name: value for name, value in one_device_env().items() if name != "JAX_COMPILATION_CACHE_DIR"
+    }  # the session's
     process = subprocess.Popen(command, cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     for line in process.stderr:  # the last line before the first step, which compiles it
         if "Training resnet_tiny" in line:
