@@ -3,6 +3,9 @@ a MATLAB file beside it whose `Pose_Para` starts with pitch, yaw and roll in rad
 landmarks the face is cropped around. The TFDS catalog's `aflw2k3d` builder keeps the landmarks and drops the pose,
 so these builders read the .mat files themselves.
 
+Named pose_300w_lp and pose_aflw2000: TFDS's catalog has a `the300w_lp` of its own (other features), and two builders
+of one name would share a folder under one --data_dir.
+
 Stored label: (yaw, pitch, roll) in degrees, float32. Images with any angle beyond +-99 degrees are skipped and
 counted, as the protocol excludes them (31 of AFLW2000's 2,000).
 """
@@ -113,11 +116,11 @@ def _release_root(manual_dir: str, nested: str, marker, layout: str) -> str:
     raise LayoutError(f"{manual_dir} is not laid out as the release. Expected:\n{layout}")
 
 
-class The300wLp(HeadPoseBuilder):
+class Pose300wLp(HeadPoseBuilder):
     """300W-LP: 122,450 faces of 300W (AFW, HELEN, IBUG, LFPW) rendered at large yaws by 3D face fitting, half of them
     mirrored; the training set of the head pose protocol. One split, train."""
 
-    name = "the300w_lp"
+    name = "pose_300w_lp"
     EXPECTED_LAYOUT = THE300W_LP_LAYOUT
     MANUAL_DOWNLOAD_INSTRUCTIONS = "Download 300W-LP from its authors (Zhu et al., 3DDFA) and pass its folder:\n" + (
         THE300W_LP_LAYOUT
@@ -143,11 +146,11 @@ class The300wLp(HeadPoseBuilder):
         return {"train": (Candidate(p, functools.partial(self._read, root, p)) for p in paths)}
 
 
-class Aflw2000(HeadPoseBuilder):
+class PoseAflw2000(HeadPoseBuilder):
     """AFLW2000-3D: the first 2,000 faces of AFLW with 3D-fitted pose; the test set of the head pose protocol. One
     split, test."""
 
-    name = "aflw2000"
+    name = "pose_aflw2000"
     EXPECTED_LAYOUT = AFLW2000_LAYOUT
     MANUAL_DOWNLOAD_INSTRUCTIONS = (
         "Download AFLW2000-3D from its authors (Zhu et al., 3DDFA) and pass its folder:\n" + (AFLW2000_LAYOUT)

@@ -3,8 +3,8 @@
     python -m data_pipelines.prepare affectnet --manual_dir ~/data/AffectNet --data_dir ~/tensorflow_datasets
     python -m data_pipelines.prepare rafdb_basic --manual_dir ~/data/RAF-DB/basic --data_dir ~/tensorflow_datasets
     python -m data_pipelines.prepare celeba --manual_dir ~/data/CelebA --data_dir ~/tensorflow_datasets
-    python -m data_pipelines.prepare the300w_lp --manual_dir ~/data/300W_LP --data_dir ~/tensorflow_datasets
-    python -m data_pipelines.prepare aflw2000 --manual_dir ~/data/AFLW2000 --data_dir ~/tensorflow_datasets
+    python -m data_pipelines.prepare pose_300w_lp --manual_dir ~/data/300W_LP --data_dir ~/tensorflow_datasets
+    python -m data_pipelines.prepare pose_aflw2000 --manual_dir ~/data/AFLW2000 --data_dir ~/tensorflow_datasets
     python -m data_pipelines.prepare face_folder --manual_dir ~/data/my_faces --data_dir ~/tensorflow_datasets \
         --config my_faces
 
@@ -31,7 +31,7 @@ from data_pipelines.affectnet import Affectnet, Affectnet224
 from data_pipelines.celeba import Celeba
 from data_pipelines.face_folder import FaceFolder, face_folder_config
 from data_pipelines.fer2013 import Fer2013, Ferplus
-from data_pipelines.head_pose import Aflw2000, The300wLp
+from data_pipelines.head_pose import Pose300wLp, PoseAflw2000
 from data_pipelines.label_maps import NUMBERINGS
 from data_pipelines.manual_builder import LayoutError, ManualBuilder
 from data_pipelines.rafdb import RafdbBasic
@@ -40,7 +40,8 @@ from hmtl_jax.data.prepared import write_label_files
 from hmtl_jax.data.sources import prepared_task
 
 BUILDERS: dict[str, type[ManualBuilder]] = {
-    b.name: b for b in (Affectnet, Affectnet224, RafdbBasic, Fer2013, Ferplus, FaceFolder, Celeba, The300wLp, Aflw2000)
+    b.name: b
+    for b in (Affectnet, Affectnet224, RafdbBasic, Fer2013, Ferplus, FaceFolder, Celeba, Pose300wLp, PoseAflw2000)
 }
 
 

@@ -392,13 +392,13 @@ def pose_photo() -> Image.Image:
 
 
 def write_head_pose(root: str, release: str) -> dict:
-    """A miniature 300W-LP (`release='the300w_lp'`: 300W_LP/{AFW,HELEN,IBUG,LFPW}[_Flip]/, 68 landmarks) or
+    """A miniature 300W-LP (`release='pose_300w_lp'`: 300W_LP/{AFW,HELEN,IBUG,LFPW}[_Flip]/, 68 landmarks) or
     AFLW2000 (`'aflw2000'`: AFLW2000/, 21 landmarks, some unseen as -1), with the broken pairs users meet. Returns
     the expected report and {file name: (yaw, pitch, roll)} of the records written."""
-    split = "train" if release == "the300w_lp" else "test"
-    base = os.path.join(root, "300W_LP" if release == "the300w_lp" else "AFLW2000")
-    folders = ["AFW", "HELEN", "IBUG", "LFPW", "HELEN_Flip"] if release == "the300w_lp" else [""]
-    points = 68 if release == "the300w_lp" else 21
+    split = "train" if release == "pose_300w_lp" else "test"
+    base = os.path.join(root, "300W_LP" if release == "pose_300w_lp" else "AFLW2000")
+    folders = ["AFW", "HELEN", "IBUG", "LFPW", "HELEN_Flip"] if release == "pose_300w_lp" else [""]
+    points = 68 if release == "pose_300w_lp" else 21
     good = jpeg_bytes(pose_photo())
     angles, skipped = {}, {}
     for number, folder in enumerate(folders):
@@ -427,7 +427,7 @@ def write_head_pose(root: str, release: str) -> dict:
             skipped[where(stem)] = reason
         else:
             angles[where(stem)] = (1.0, 2.0, 3.0)
-    if release == "the300w_lp":
+    if release == "pose_300w_lp":
         _write(os.path.join(base, "landmarks", "AFW", "AFW_00_pts.mat"), b"not read")  # the release has it; unused
     else:  # AFLW2000 marks unseen landmarks -1: the crop ignores them
         _pose_files(base, "unseen", good, (4.0, 5.0, 6.0), points)

@@ -255,7 +255,7 @@ def test_the_synthetic_gender_and_head_pose_configs_differ_from_emotions_only_in
     check_config(config)
 
 
-@pytest.mark.parametrize("dataset", ["celeba", "the300w_lp"])
+@pytest.mark.parametrize("dataset", ["celeba", "pose_300w_lp"])
 def test_the_gender_and_head_pose_hmtl_configs_differ_from_their_sl_only_in_their_tasks(dataset):
     config, sl = _load(dataset, "hmtl"), _load(dataset, "sl")
     tasks = {"jigsaw.weight": 1.0, "data.image_size": 225, "inpaint.weight": 1.0, **SYNTHETIC_DESIGN}

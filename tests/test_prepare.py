@@ -189,7 +189,7 @@ def test_celeba_without_the_male_attribute_stops_at_start(tmp_path):
         prepare("celeba", str(tmp_path), str(tmp_path / "out"))
 
 
-@pytest.mark.parametrize("release", ["the300w_lp", "aflw2000"])
+@pytest.mark.parametrize("release", ["pose_300w_lp", "pose_aflw2000"])
 def test_head_pose_angles_come_from_pose_para_in_degrees_and_beyond_99_are_excluded(tmp_path_factory, release):
     angles = {}
 
@@ -200,7 +200,7 @@ def test_head_pose_angles_come_from_pose_para_in_degrees_and_beyond_99_are_exclu
 
     prepared = _prepared(tmp_path_factory, release, write)
     builder = _check_report_and_records(prepared, lambda _: "faces", counted_as=lambda _: "faces")
-    split = "train" if release == "the300w_lp" else "test"
+    split = "train" if release == "pose_300w_lp" else "test"
     records = builder.as_data_source(split)
     assert {r["file_name"].decode() for r in records} == set(angles)  # the _Flip folder too; landmarks/ unread
     for record in records:
@@ -218,9 +218,9 @@ def test_head_pose_angles_come_from_pose_para_in_degrees_and_beyond_99_are_exclu
 def test_head_pose_release_without_its_folders_stops_at_start(tmp_path):
     (tmp_path / "300W_LP" / "AFW").mkdir(parents=True)
     with pytest.raises(LayoutError, match="lacks HELEN, IBUG, LFPW"):
-        prepare("the300w_lp", str(tmp_path), str(tmp_path / "out"))
+        prepare("pose_300w_lp", str(tmp_path), str(tmp_path / "out"))
     with pytest.raises(LayoutError, match="not laid out as the release"):
-        prepare("aflw2000", str(tmp_path), str(tmp_path / "out"))
+        prepare("pose_aflw2000", str(tmp_path), str(tmp_path / "out"))
 
 
 def test_fer2013_rows_and_splits(tmp_path_factory):

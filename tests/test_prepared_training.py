@@ -1,6 +1,6 @@
 """A prepared data set trains end to end: AffectNet's official format, prepared from a fixture, read back through
 Grain by configs/affectnet_hmtl.py (scaled down); a stratified fraction with class-balanced sampling; and head pose,
-trained on 300W-LP and evaluated on AFLW2000 by configs/the300w_lp_sl.py (scaled down)."""
+trained on 300W-LP and evaluated on AFLW2000 by configs/pose_300w_lp_sl.py (scaled down)."""
 
 import json
 import os
@@ -80,7 +80,7 @@ def test_a_fraction_with_balanced_sampling_trains(tmp_path, cache_dir, affectnet
 @pytest.mark.slow
 def test_the_head_pose_config_trains_on_300w_lp_and_evaluates_on_aflw2000(tmp_path, cache_dir):
     data_dir = str(tmp_path / "prepared")
-    for release in ("the300w_lp", "aflw2000"):
+    for release in ("pose_300w_lp", "pose_aflw2000"):
         fx.write_head_pose(str(tmp_path / release), release)
         prepare(release, str(tmp_path / release), data_dir, threads=2)
     small = {
@@ -94,7 +94,7 @@ def test_the_head_pose_config_trains_on_300w_lp_and_evaluates_on_aflw2000(tmp_pa
         "compilation_cache_dir": cache_dir,
         "data.data_dir": data_dir,
     }
-    config = load_config(os.path.join(REPO, "configs", "the300w_lp_sl.py"), [f"{k}={v!r}" for k, v in small.items()])
+    config = load_config(os.path.join(REPO, "configs", "pose_300w_lp_sl.py"), [f"{k}={v!r}" for k, v in small.items()])
     summary = train_and_evaluate(config, str(tmp_path / "run"))
     assert set(summary) == {"loss", "mean_mae", "yaw_mae", "pitch_mae", "roll_mae"}
     # The fixture faces are identical crops with angles of 1 to 60 degrees: an untrained model errs by degrees.

@@ -22,7 +22,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.data.train_split = "train"  # prepared data sets only
     c.data.eval_split = "validation"  # prepared data sets only: rafdb_basic has `test`, fer2013/ferplus `public_test`
     # Prepared data sets only: evaluate on this other prepared data set's eval_split ("" = data.name's), e.g. train on
-    # the300w_lp and evaluate on aflw2000 (split test), the head pose protocol.
+    # pose_300w_lp and evaluate on pose_aflw2000 (split test), the head pose protocol.
     c.data.eval_name = ""
     c.data.train_fraction = 1.0  # train on a stratified subset of this fraction of each class (the paper: 0.2)
     c.data.subset_seed = 0  # which subset; independent of config.seed, so seeds of a sweep share one subset

@@ -50,16 +50,16 @@ def celeba_base() -> ml_collections.ConfigDict:
     return c
 
 
-def the300w_lp_base() -> ml_collections.ConfigDict:
+def pose_300w_lp_base() -> ml_collections.ConfigDict:
     """Head pose in the usual protocol: train on 300W-LP, test on AFLW2000 (both prepared with
     `python -m data_pipelines.prepare`). ResNet-50 as Hopenet, from scratch, AdaBelief lr 1e-3, batch 32, 25 epochs
     (Hopenet's count; /10 at 10 and 20), flips (they mirror yaw and roll) and no other augmentation (a rotation
     would change the roll), no dropout, bf16."""
     c = affectnet_base()
     c.task = "head_pose"
-    c.data.name = "the300w_lp"
+    c.data.name = "pose_300w_lp"
     c.data.train_split = "train"
-    c.data.eval_name = "aflw2000"
+    c.data.eval_name = "pose_aflw2000"
     c.data.eval_split = "test"
     c.input.augment = "none"
     c.input.flip = True

@@ -16,10 +16,11 @@ SYNTHETIC = "synthetic_faces"
 # The data sets `python -m data_pipelines.prepare` makes, by the first part of config.data.name (the trainer does not
 # import data_pipelines; a test checks the two lists agree).
 PREPARED_DATASETS = (
-    "affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder", "celeba", "the300w_lp", "aflw2000"
+    "affectnet", "affectnet_224", "rafdb_basic", "fer2013", "ferplus", "face_folder",
+    "celeba", "pose_300w_lp", "pose_aflw2000",
 )  # fmt: skip
 # The supervised task a prepared data set's labels serve, where it is not emotion. The synthetic faces serve them all.
-PREPARED_TASKS = {"celeba": "gender", "the300w_lp": "head_pose", "aflw2000": "head_pose"}
+PREPARED_TASKS = {"celeba": "gender", "pose_300w_lp": "head_pose", "pose_aflw2000": "head_pose"}
 
 log = logging.getLogger(__name__)
 
