@@ -189,7 +189,7 @@ def test_a_sweep_record_of_a_head_pose_run_keeps_its_errors_and_the_table_shows_
     second = {**record, "seed": 1, "val_mean_mae": record["val_mean_mae"] + 2.0}
     lines = study_table([record, second]).splitlines()
     assert lines[0] == "| variant | 100% val MAE ° | 100% test MAE ° |"
-    assert lines[2].startswith(f"| p | {summary['mean_mae'] + 1.0:.1f} ± 1.4 (2) | ")
+    assert lines[2].startswith(f"| p | {summary['mean_mae'] + 1.0:.2f} ± 1.41 (2) | ")
     with pytest.raises(ValueError, match="share one task"):
         study_table([record, {**record, "task": "gender"}])
 

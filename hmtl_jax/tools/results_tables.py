@@ -43,8 +43,9 @@ def variant_name(record: dict) -> str:
     return f"{name} {overrides}".strip()
 
 
-# Each figure's column label and scale: fractions shown in %, errors in degrees.
-FIGURES = {"accuracy": ("", 100.0), "roc_auc": ("AUC", 100.0), "mean_mae": ("MAE °", 1.0)}
+# Each figure's column label, scale and decimals: fractions shown in %, errors in degrees (a few degrees, so two
+# decimals tell variants apart).
+FIGURES = {"accuracy": ("", 100.0, 1), "roc_auc": ("AUC", 100.0, 1), "mean_mae": ("MAE °", 1.0, 2)}
 
 
 def _figures(records: list[dict]) -> tuple[str, ...]:
@@ -55,13 +56,13 @@ def _figures(records: list[dict]) -> tuple[str, ...]:
     return REPORTED_FIGURES[tasks.pop()]
 
 
-def _cell(values: list, scale: float) -> str:
+def _cell(values: list, scale: float, decimals: int) -> str:
     values = scale * np.array([v for v in values if v is not None], dtype=float)
     if not len(values):
         return "–"
     if len(values) == 1:  # no spread to show
-        return f"{values[0]:.1f} (1)"
-    return f"{values.mean():.1f} ± {values.std(ddof=1):.1f} ({len(values)})"
+        return f"{values[0]:.{decimals}f} (1)"
+    return f"{values.mean():.{decimals}f} ± {values.std(ddof=1):.{decimals}f} ({len(values)})"
 
 
 def study_table(records: list[dict], validation_only: bool = False) -> str:
@@ -80,7 +81,7 @@ def study_table(records: list[dict], validation_only: bool = False) -> str:
     lines = ["| variant | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for variant, by_fraction in by_variant.items():
         cells = [
-            _cell([r.get(key) for r in by_fraction.get(f, [])], FIGURES[key.split("_", 1)[1]][1]) for f, key in keys
+            _cell([r.get(key) for r in by_fraction.get(f, [])], *FIGURES[key.split("_", 1)[1]][1:]) for f, key in keys
         ]
         lines.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
