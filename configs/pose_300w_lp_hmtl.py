@@ -10,14 +10,12 @@ Settings:  225 px (3 whole jigsaw tiles); the design measured on the synthetic f
            head on the clean face, BatchNorm statistics apart, no decoder skip connections); no perceptual loss.
 """
 
-from hmtl_jax.config.recipes import add_inpaint, add_puzzle, pose_300w_lp_base, synthetic_design
+from hmtl_jax.config.recipes import add_hmtl, pose_300w_lp_base
 
 
 def get_config():
     c = pose_300w_lp_base()
     c.data.image_size = 225
-    add_puzzle(c)
-    add_inpaint(c, perceptual=False)
-    synthetic_design(c)
+    add_hmtl(c)
     c.lock()
     return c

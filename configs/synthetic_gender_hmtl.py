@@ -10,14 +10,12 @@ Expected:  test accuracy 76.0 ± 0.5 % and ROC-AUC 84.6 ± 0.7 % (100 %); 67.9 �
            docs/RESULTS.md). About 6.5 min a run on 2 CPU cores.
 """
 
-from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base, synthetic_design
+from hmtl_jax.config.recipes import add_hmtl, synthetic_base
 
 
 def get_config():
     c = synthetic_base()
-    add_puzzle(c)
-    add_inpaint(c, perceptual=False)
-    synthetic_design(c)
+    add_hmtl(c)
     c.task = "gender"
     c.lock()
     return c

@@ -10,14 +10,12 @@ Expected:  test mean absolute error 2.93 ± 0.09 degrees (100 %) and 5.02 ± 0.2
            2.78 and 6.28 (docs/results.jsonl, study head_pose; docs/RESULTS.md). About 6.5 min a run on 2 CPU cores.
 """
 
-from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base, synthetic_design
+from hmtl_jax.config.recipes import add_hmtl, synthetic_base
 
 
 def get_config():
     c = synthetic_base()
-    add_puzzle(c)
-    add_inpaint(c, perceptual=False)
-    synthetic_design(c)
+    add_hmtl(c)
     c.task = "head_pose"
     c.lock()
     return c

@@ -13,13 +13,11 @@ Expected:  test accuracy 66.2 ± 1.3 % (100 %) and 25.8 ± 0.6 % (20 %), seeds 0
            (docs/results.jsonl, study final; docs/RESULTS.md). About 6 min a run on 2 CPU cores.
 """
 
-from hmtl_jax.config.recipes import add_inpaint, add_puzzle, synthetic_base, synthetic_design
+from hmtl_jax.config.recipes import add_hmtl, synthetic_base
 
 
 def get_config():
     c = synthetic_base()
-    add_puzzle(c)
-    add_inpaint(c, perceptual=False)
-    synthetic_design(c)
+    add_hmtl(c)
     c.lock()
     return c

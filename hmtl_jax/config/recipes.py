@@ -137,6 +137,14 @@ def synthetic_design(c: ml_collections.ConfigDict) -> None:
     c.inpaint.skip_connections = False
 
 
+def add_hmtl(c: ml_collections.ConfigDict) -> None:
+    """Both auxiliary tasks, composed, in the design chosen on the synthetic faces (`synthetic_design`), without the
+    perceptual loss: the HMTL of configs/synthetic_hmtl.py, and of the gender and head pose configs."""
+    add_puzzle(c)
+    add_inpaint(c, perceptual=False)
+    synthetic_design(c)
+
+
 def ssl_pretrain(c: ml_collections.ConfigDict) -> None:
     """The first stage of the two-stage recipe HMTL is compared with: the pretext tasks alone (the emotion loss has
     weight 0, so the labels are never used), on every train image, for half of the recipe's epochs. The emotion head

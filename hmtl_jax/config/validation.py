@@ -106,12 +106,12 @@ def check_supervised_config(config: ml_collections.ConfigDict) -> None:
             f"config.data.eval_name={data.eval_name!r} is labelled for {prepared_task(data.eval_name)}, "
             f"config.data.name={data.name!r} for {prepared_task(data.name)}: evaluate on a data set of the same task"
         )
-    if is_regression(config.task) and config.input.augment != "none":
-        raise ConfigError(
-            f"config.input.augment={config.input.augment!r} rotates the image, which changes its roll: use "
-            f"'none' for config.task={config.task!r} (flips are fine: they mirror the angles too)"
-        )
     if is_regression(config.task):
+        if config.input.augment != "none":
+            raise ConfigError(
+                f"config.input.augment={config.input.augment!r} rotates the image, which changes its roll: use "
+                f"'none' for config.task={config.task!r} (flips are fine: they mirror the angles too)"
+            )
         for key, value, why in (
             ("loss.class_weights", config.loss.class_weights, "weights classes"),
             ("loss.label_smoothing", config.loss.label_smoothing, "smooths class labels"),
