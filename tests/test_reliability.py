@@ -1,7 +1,6 @@
 """What survives what: SIGTERM, kill -9 (also during checkpoint writes), a damaged checkpoint, a non-finite loss,
 a bad config, and training as several JAX processes. Real subprocesses, real signals, real files damaged on disk."""
 
-import logging
 import os
 import re
 import signal
@@ -19,6 +18,7 @@ from hmtl_jax.training.loop import train_and_evaluate
 from hmtl_jax.training.nonfinite import NonFiniteLoss
 from tests.helpers import (
     REPO,
+    one_device_env,
     read_metrics,
     saved_state,
     tiny_config,
@@ -58,11 +58,20 @@ def _losses(workdir):
     return {r["step"]: r["train/loss"] for r in read_metrics(workdir) if "train/loss" in r}
 
 
+def _run(config_path, workdir, **kwargs):
+    """`python -m hmtl_jax.main` on one CPU device: what these tests stop, kill and resume is the run, not its
+    sharding (the two-process test and the in-process resume tests keep eight devices)."""
+    return subprocess.Popen(_command(config_path, workdir), cwd=REPO, env=one_device_env(), **kwargs)
+
+
 @pytest.fixture(scope="module")
 def straight(tmp_path_factory, cache_dir):
     """The uninterrupted run every interrupted one must match bit for bit."""
     workdir = str(tmp_path_factory.mktemp("straight"))
-    train_and_evaluate(tiny_config(cache_dir, **LONG), workdir)
+    config = write_config_file(tmp_path_factory.mktemp("config"), "long", cache_dir, **LONG)
+    process = _run(config, workdir, stderr=subprocess.PIPE, text=True)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-2000:]
     return workdir
 
 
@@ -70,7 +79,7 @@ def straight(tmp_path_factory, cache_dir):
 def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp_path, cache_dir, straight):
     config = write_config_file(tmp_path, "long", cache_dir, **LONG)
     workdir = str(tmp_path / "run")
-    process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=subprocess.PIPE, text=True)
+    process = _run(config, workdir, stderr=subprocess.PIPE, text=True)
     _wait_for_step(workdir, 5, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
@@ -79,9 +88,10 @@ def test_sigterm_saves_at_the_next_step_and_the_same_command_resumes_exactly(tmp
     saved = ocp.CheckpointManager(os.path.join(workdir, "checkpoints")).all_steps()
     assert len(saved) == 1 and 5 <= saved[0] < TOTAL  # saved where it stopped, not at a checkpoint interval
 
-    resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"Resumed from checkpoint at step {saved[0]}" in resumed.stderr
+    resumed = _run(config, workdir, stderr=subprocess.PIPE, text=True)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert f"Resumed from checkpoint at step {saved[0]}" in stderr
     _assert_same_state(straight, workdir, TOTAL)
     assert _losses(workdir)[TOTAL] == _losses(straight)[TOTAL]
 
@@ -191,7 +201,7 @@ def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache
     for kill_after in (3, 12):
         log = tmp_path / f"stderr_{kill_after}"
         with open(log, "w") as stderr:
-            process = subprocess.Popen(_command(config, workdir), cwd=REPO, stderr=stderr)
+            process = _run(config, workdir, stderr=stderr)
         _wait_for_step(workdir, kill_after, process)
         left = _kill_during_a_checkpoint_write(checkpoints, process)
         if latest is not None:
@@ -203,9 +213,10 @@ def test_kill_9_during_steps_and_checkpoint_writes_loses_nothing(tmp_path, cache
 
     # The rerun may checkpoint less often (a setting that does not change the run): the rest is a plain resume.
     config = write_config_file(tmp_path, "long", cache_dir, **LONG)
-    resumed = subprocess.run(_command(config, workdir), cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"Resumed from checkpoint at step {latest}" in resumed.stderr
+    resumed = _run(config, workdir, stderr=subprocess.PIPE, text=True)
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    assert f"Resumed from checkpoint at step {latest}" in stderr
     _assert_same_state(straight, workdir, TOTAL)
 
 
@@ -215,20 +226,30 @@ def _largest_file(directory):
 
 
 @pytest.mark.slow
-def test_a_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, cache_dir, straight, caplog):
-    caplog.set_level(logging.INFO)
+def test_a_truncated_latest_checkpoint_is_reported_and_the_previous_one_used(tmp_path, cache_dir):
+    config = write_config_file(
+        tmp_path, "every_4", cache_dir, **{**LONG, "checkpoint_every_steps": 4, "stop_at_step": 12}
+    )
     workdir = str(tmp_path / "run")
-    every_4 = {**LONG, "checkpoint_every_steps": 4}
-    train_and_evaluate(tiny_config(cache_dir, **every_4, stop_at_step=12), workdir)
+
+    def run() -> str:
+        process = _run(config, workdir, stderr=subprocess.PIPE, text=True)
+        stderr = process.communicate(timeout=300)[1]
+        assert process.returncode == 0, stderr[-2000:]
+        return stderr
+
+    run()
     damaged = _largest_file(os.path.join(workdir, "checkpoints", "12"))
     with open(damaged, "r+b") as f:
         f.truncate(os.path.getsize(damaged) // 2)
-
-    train_and_evaluate(tiny_config(cache_dir, **every_4), workdir)
-    assert "Checkpoint at step 12 cannot be read" in caplog.text
-    assert "Resumed from checkpoint at step 8" in caplog.text
+    stderr = run()
+    assert "Checkpoint at step 12 cannot be read" in stderr
+    assert "Resumed from checkpoint at step 8" in stderr
     assert os.path.isdir(os.path.join(workdir, "corrupt_checkpoints", "12"))  # kept aside for a look, never reused
-    _assert_same_state(straight, workdir, TOTAL)
+    # Steps 9 to 12 ran twice, before the damage and after resuming from step 8: with the same losses, bit for bit.
+    logged = [(r["step"], r["train/loss"]) for r in read_metrics(workdir) if "train/loss" in r]
+    assert [step for step, _ in logged] == [*range(1, 13), *range(9, 13)]
+    assert logged[8:12] == logged[12:]
 
 
 @pytest.mark.slow
@@ -322,7 +343,7 @@ def _free_port():
 def _start_processes(config, workdir, port):
     env = {
         **os.environ,
-        "XLA_FLAGS": os.environ["XLA_FLAGS"].replace("device_count=8", "device_count=4"),
+        "XLA_FLAGS": "",  # one CPU device each: two processes, two devices
         "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}",
         "HMTL_NUM_PROCESSES": "2",
     }
@@ -361,11 +382,13 @@ def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(
     config = write_config_file(tmp_path, "two", str(tmp_path / "cache"), **settings)
     straight, stopped, one = (str(tmp_path / name) for name in ("straight", "stopped", "one"))
     outputs = _finish(_start_processes(config, straight, _free_port()))
-    assert "Process 1 of 2, 4 local of 8 devices" in outputs[1]
+    assert "Process 1 of 2, 1 local of 2 devices" in outputs[1]
 
-    # Two processes of four devices train as one process of eight. Over many steps any last-bit difference grows
-    # (training is chaotic): the comparison is over the first 8 steps and the evaluation after them.
-    train_and_evaluate(tiny_config(cache_dir, **settings), one)
+    # Two processes of one device train as one process of two devices. Over many steps any last-bit difference
+    # grows (training is chaotic): the comparison is over the first 8 steps and the evaluation after them.
+    two_devices = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    single = subprocess.run(_command(config, one), cwd=REPO, env=two_devices, capture_output=True, text=True)
+    assert single.returncode == 0 and "global batch 16 on 2 devices" in single.stderr, single.stderr[-2000:]
     losses_one, losses_two = _losses(one), _losses(straight)
     assert sorted(losses_one) == sorted(losses_two) == list(range(1, 13))
     np.testing.assert_allclose([losses_two[s] for s in range(1, 9)], [losses_one[s] for s in range(1, 9)], rtol=1e-5)
