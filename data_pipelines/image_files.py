@@ -1,8 +1,7 @@
 """Read any image file a data set may hold into 8-bit RGB, or say exactly why it cannot be read.
 
-Converted (the record is kept): greyscale, 1-bit, palette, CMYK, YCbCr/LAB/HSV, alpha (composited over black),
-16- and 32-bit integer and float images (scaled to 8 bits). Refused with a reason (the record is skipped): empty
-files, files that are not images, truncated or otherwise undecodable images.
+What is converted and what is refused: hmtl_jax/data/image_decoding.py (shared with prediction); a refused image's
+record is skipped with the reason.
 EXIF orientation is ignored on purpose: AffectNet's face boxes and landmarks refer to the pixels as stored.
 """
 
@@ -11,13 +10,12 @@ from __future__ import annotations
 import io
 import os
 
-import numpy as np
 from PIL import Image
 
 from data_pipelines.report import SkipRecord
+from hmtl_jax.data import image_decoding
 
 JPEG_QUALITY = 95
-MAX_PIXELS = 64_000_000  # AffectNet's largest photos are far smaller; Pillow itself refuses 179 M and more
 
 
 class BadImage(SkipRecord):
@@ -51,49 +49,13 @@ def read_bytes(root: str, relative: str) -> bytes:
 
 def decode(data: bytes) -> Image.Image:
     """Fully decode `data` (so truncation is found now, not during training); raise BadImage if it cannot be."""
-    if not data:
-        raise BadImage("empty file (0 bytes)")
     try:
-        image = Image.open(io.BytesIO(data))  # reads the header only
-        if image.width * image.height > MAX_PIXELS:  # before decoding: a damaged header can claim any size
-            raise BadImage(f"{image.width} x {image.height} pixels: too large for a face image (damaged header?)")
-        image.load()
-    except Image.UnidentifiedImageError:
-        raise BadImage("not an image (unrecognised file format)") from None
-    except Image.DecompressionBombError:  # Pillow's own limit, checked while opening
-        raise BadImage("too large for a face image (damaged header?)") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise BadImage(f"damaged image ({_first_line(error)})") from None
-    if image.width == 0 or image.height == 0:
-        raise BadImage("image has no pixels")
-    return image
+        return image_decoding.decode(data)
+    except image_decoding.UnreadableImage as error:
+        raise BadImage(str(error)) from None
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """8-bit RGB, whatever the mode."""
-    mode = image.mode
-    if mode == "RGB":
-        return image
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        return Image.fromarray(_to_uint8(np.asarray(image), mode)).convert("RGB")
-    if mode == "P":
-        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-        mode = image.mode
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
-
-
-def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
-    values = values.astype(np.float64)
-    if mode == "F":
-        scale = 1.0 if values.max(initial=0.0) <= 1.0 else 1.0 / 255.0
-        values = values * scale * 255.0
-    elif mode.startswith("I;16") or values.max(initial=0) > 255:
-        values = values / 257.0  # 16-bit range (PNGs of 16-bit grey load as I;16 or as I)
-    return np.clip(np.round(values), 0, 255).astype(np.uint8)
+to_rgb = image_decoding.to_rgb
 
 
 def encode_jpeg(image: Image.Image) -> bytes:
@@ -126,8 +88,3 @@ def load_rgb_jpeg(data: bytes, max_size: int = 0) -> tuple[bytes, tuple[float, f
         return data, (1.0, 1.0)
     stored = shrink(to_rgb(image), max_size)
     return encode_jpeg(stored), (stored.width / image.width, stored.height / image.height)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

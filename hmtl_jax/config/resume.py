@@ -78,6 +78,23 @@ def run_differences(recorded: dict, current: dict) -> dict[str, tuple[Any, Any]]
     }
 
 
+def config_from_record(recorded: dict) -> ml_collections.ConfigDict:
+    """The config a workdir recorded, on top of today's defaults: a key the recorded run's version did not have yet
+    keeps its default (the behaviour of the versions before it); a key today's version does not know is an error."""
+    config = base_config()
+    defaults = _flatten(as_recorded(config))
+    unknown = sorted(set(_flatten(recorded)) - set(defaults))
+    if unknown:
+        raise KeyError(f"settings this version does not know: {', '.join(unknown[:5])} (recorded by a newer version?)")
+    for key, value in _flatten(recorded).items():
+        *parents, leaf = key.split(".")
+        node = config
+        for parent in parents:
+            node = node[parent]
+        node[leaf] = tuple(value) if isinstance(node[leaf], tuple) else value
+    return config
+
+
 def describe(differences: dict[str, tuple[Any, Any]], limit: int = 6) -> str:
     """`model.name 'resnet_tiny' -> 'resnet18', jigsaw.weight 0.0 -> 1.0` (the first `limit`, then how many more)."""
     shown = [f"{key} {old!r} -> {new!r}" for key, (old, new) in list(differences.items())[:limit]]

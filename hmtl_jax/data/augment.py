@@ -92,8 +92,11 @@ class EvalPreprocess(grain.transforms.Map):
         self.crop_fraction = crop_fraction
 
     def map(self, element: dict) -> dict:
-        image = center_crop_resize(Image.fromarray(element["image"]), self.crop_fraction, self.image_size)
-        return {"image": np.asarray(image), "label": batchable_label(element["label"])}
+        return {"image": self.view(Image.fromarray(element["image"])), "label": batchable_label(element["label"])}
+
+    def view(self, image: Image.Image) -> np.ndarray:
+        """The model's input (uint8 image_size x image_size x 3) of one face image: also what prediction feeds."""
+        return np.asarray(center_crop_resize(image, self.crop_fraction, self.image_size))
 
 
 def batchable_label(label) -> np.ndarray:
