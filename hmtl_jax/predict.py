@@ -17,11 +17,11 @@ import json
 import os
 import sys
 
-from PIL import ImageDraw
+from PIL import ImageDraw, ImageFont
 from tqdm import tqdm
 
 from hmtl_jax.errors import UserError
-from hmtl_jax.inference.faces import FaceBox
+from hmtl_jax.inference.faces import DEFAULT_MARGIN, FaceBox
 from hmtl_jax.inference.photos import Photo, is_video, list_inputs, read_photo, read_video, video_frame_count
 from hmtl_jax.inference.predictor import Predictor
 
@@ -36,7 +36,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--output", default="-", help="CSV file, or JSON Lines if it ends in .jsonl (default: stdout)")
     parser.add_argument("--annotate", default="", help="write copies of the images with boxes and labels here")
     parser.add_argument("--detector", default="haar", help="haar (default), none (images are faces), or a YuNet .onnx")
-    parser.add_argument("--margin", type=float, default=None, help="grow the face box by this fraction on every side")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN, help="grow the face box by this fraction of "
+                        f"its side on every side before the square crop (default {DEFAULT_MARGIN})")  # fmt: skip
     parser.add_argument("--batch_size", type=int, default=32, help="faces per call of the model")
     parser.add_argument("--every_seconds", type=float, default=1.0, help="video: one frame per this many seconds")
     return parser.parse_args(argv)
@@ -88,6 +89,7 @@ def annotate(photo: Photo, faces, directory: str, roots: list[str]) -> None:
     image = photo.image.copy()
     draw = ImageDraw.Draw(image)
     width = max(2, round(max(image.size) / 300))
+    font = ImageFont.load_default(size=max(12, round(max(image.size) / 40)))
     for face in faces:
         box = face.box
         draw.rectangle((box.x, box.y, box.x + box.width, box.y + box.height), outline=(255, 40, 40), width=width)
@@ -96,7 +98,7 @@ def annotate(photo: Photo, faces, directory: str, roots: list[str]) -> None:
             if face.label
             else ", ".join(f"{v:.0f}" for v in face.probabilities)
         )
-        draw.text((box.x + width, max(0, box.y - 12 - width)), text, fill=(255, 40, 40))
+        draw.text((box.x, max(0, box.y - font.size - width)), text, fill=(255, 40, 40), font=font)
     relative = _relative(photo.source, roots)
     stem, ext = os.path.splitext(relative)
     if photo.frame is not None:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from hmtl_jax.data.augment import EvalPreprocess
 from hmtl_jax.data.image_decoding import UnreadableImage
-from hmtl_jax.inference.faces import FaceBox, create_detector, default_margin, square_crop
+from hmtl_jax.inference.faces import DEFAULT_MARGIN, FaceBox, create_detector, square_crop
 from hmtl_jax.inference.photos import read_photo
 from hmtl_jax.inference.trained_model import TrainedModel
 from hmtl_jax.supervised.tasks import is_regression
@@ -36,20 +36,20 @@ class Face:
 
 
 class Predictor:
-    def __init__(self, model: TrainedModel, *, detector: str = "haar", margin: float | None = None, batch_size=32):
+    def __init__(self, model: TrainedModel, *, detector: str = "haar", margin: float = DEFAULT_MARGIN, batch_size=32):
         self.model = model
         self.card = model.card
         self.names = model.card.names
         self.regression = is_regression(model.card.task)
         self.preprocess = EvalPreprocess(model.card.image_size, model.card.crop_fraction)
         self.detector = create_detector(detector)
-        self.margin = default_margin(model.card.data_name) if margin is None else margin
+        self.margin = margin
         self.batch_size = batch_size
 
     @classmethod
     def from_workdir(cls, workdir: str, *, step: int | None = None, **kwargs) -> Predictor:
         """The newest checkpoint of `workdir` (or the one at `step`). kwargs: detector ('haar', 'none' or a YuNet
-        .onnx path), margin (around the detector's box; default: the one matching the training data), batch_size."""
+        .onnx path), margin (around the detector's box, a fraction of its side), batch_size."""
         return cls(TrainedModel(workdir, step), **kwargs)
 
     def detect(self, photo: Image.Image) -> list[FaceBox]:
