@@ -5,6 +5,7 @@ with the classes matched by name, and `hmtl_jax.export` writes a model that runs
 Real image files in awkward formats, real videos, real subprocesses; a tiny model trained at the start."""
 
 import csv
+import importlib.util
 import json
 import os
 import subprocess
@@ -307,3 +308,28 @@ def test_the_predict_benchmark_times_detection_and_classification_apart():
     shares = [float(v.rstrip("%")) for v in row[5:9]]
     assert detect > 0 and classify > 0 and 0 < photos < detect  # the whole is slower than detection alone
     assert 97 <= sum(shares) <= 101  # read, detect, crop and classify are nearly all of the wall time
+
+
+def test_onnx_export_without_its_converter_says_how_to_install_it(tmp_path, workdir):
+    if importlib.util.find_spec("jax2onnx") is not None:
+        pytest.skip("jax2onnx is installed here")
+    command = [sys.executable, "-m", "hmtl_jax.export", f"--workdir={workdir}", f"--output={tmp_path / 'm.onnx'}",
+               "--format=onnx"]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=one_device_env(), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "python3 -m venv .venv-onnx" in result.stderr, result.stderr[-2000:]
+    assert not os.path.exists(tmp_path / "m.onnx")
+
+
+def test_the_onnx_export_answers_what_the_predictor_answers(tmp_path, workdir, faces):
+    # Runs where jax2onnx is installed: its own environment (docs/INFERENCE.md, "ONNX"), not the test command's.
+    pytest.importorskip("jax2onnx")
+    onnxruntime = pytest.importorskip("onnxruntime")
+    output = tmp_path / "model.onnx"
+    command = [sys.executable, "-m", "hmtl_jax.export", f"--workdir={workdir}", f"--output={output}", "--format=onnx"]
+    result = subprocess.run(command, cwd=REPO, env=one_device_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    predictor = Predictor.from_workdir(workdir, detector="none")
+    images = [Image.fromarray(face) for face in faces] + [photo_of(faces).crop((60, 100, 220, 260))]
+    inputs = np.stack([predictor.preprocess.view(image) for image in images])
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"faces": inputs})[0], predictor.scores(images), atol=1e-4)

@@ -35,7 +35,9 @@ class EmotionHead(nnx.Module):
     def __call__(self, feature_map: jax.Array, *, rngs: nnx.Rngs | jax.Array | None = None) -> jax.Array:
         # Pool in float32: a bf16 mean over many positions loses precision.
         pooled = jnp.mean(feature_map.astype(jnp.float32), axis=(1, 2))
-        return self.dense(self.dropout(pooled, rngs=rngs)).astype(jnp.float32)
+        # No `rngs` argument when there is none (evaluation): jax2onnx's stand-in for nnx.Dropout does not take it.
+        dropped = self.dropout(pooled) if rngs is None else self.dropout(pooled, rngs=rngs)
+        return self.dense(dropped).astype(jnp.float32)
 
 
 # (mean, standard deviation) per RGB channel of ImageNet's pixels in [0, 1], as timm and torchvision normalise them.

@@ -111,8 +111,9 @@ class ResNet(nnx.Module):
     def __call__(self, x: jax.Array) -> list[jax.Array]:
         x = self.stem(x)
         if self.stem_pool:
-            # Padding with -inf, as PyTorch's MaxPool2d(3, 2, padding=1).
-            x = nnx.max_pool(x, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
+            # Padding with -inf, as PyTorch's MaxPool2d(3, 2, padding=1). By keyword: jax2onnx's stand-in for
+            # nnx.max_pool takes only the input by position.
+            x = nnx.max_pool(x, window_shape=(3, 3), strides=(2, 2), padding=((1, 1), (1, 1)))
         features = []
         for stage in self.stages:
             for block in stage:

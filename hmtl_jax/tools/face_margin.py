@@ -14,6 +14,7 @@ import argparse
 
 import numpy as np
 
+from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.data.synthetic.photos import FACE_SIDE, synthetic_photos
 from hmtl_jax.inference import Predictor
 
@@ -26,6 +27,12 @@ def main() -> None:
     parser.add_argument("--margins", default="0.1,0.2,0.3,0.4,0.5")
     args = parser.parse_args()
     photos = synthetic_photos(args.split, args.photos)
+    # The same faces given whole (no detection, no margin), for comparison.
+    faces = SyntheticFaces(args.split, 2 * args.photos, image_size=FACE_SIDE, seed=0)
+    whole = Predictor.from_workdir(args.workdir, detector="none")
+    answers = whole.predict([faces[i]["image"] for i in range(len(faces))])
+    right = np.mean([a.label == whole.names[faces[i]["label"]] for i, a in enumerate(answers)])
+    print(f"{args.split}: the {len(faces)} faces given whole: accuracy {right:.3f}", flush=True)
     for margin in (float(m) for m in args.margins.split(",")):
         predictor = Predictor.from_workdir(args.workdir, margin=margin)
         hits, found = 0, 0

@@ -9,7 +9,8 @@ the weights; --workdir times a trained run instead). Photos: 640 x 480 with two 
 (hmtl_jax/data/synthetic/photos.py), saved as JPEG files and read back. Then, per model: detection alone (OpenCV's
 Haar cascade, photos/s), classification alone (faces/s through the Predictor's preprocessing and jitted model,
 compiled before timing), and the photos one after another as `python -m hmtl_jax.predict` handles them, with each
-stage's share of that wall time.
+stage's share of that wall time. First, Haar alone at each of --haar_sides (the longer side of the copy it looks at;
+the default is 480): photos/s and faces found.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import tempfile
 import time
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 from hmtl_jax.config.defaults import base_config
 from hmtl_jax.data.affectnet_labels import CLASS_NAMES
 from hmtl_jax.data.synthetic.photos import synthetic_photos
 from hmtl_jax.inference import Predictor
+from hmtl_jax.inference.faces import HaarDetector
 from hmtl_jax.inference.photos import read_photo
 from hmtl_jax.runtime import sharding
 from hmtl_jax.runtime.workdir import RunRecord
@@ -92,6 +95,7 @@ def run(argv: list[str]) -> None:
     parser.add_argument("--models", default="efficientnet_b0:224,resnet_tiny:64")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--workdir", default="", help="time this trained run instead of --models")
+    parser.add_argument("--haar_sides", default="640,480,320", help="Haar's working copy sizes to compare")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as root:
         files = []
@@ -105,6 +109,13 @@ def run(argv: list[str]) -> None:
             workdirs = [untrained_workdir(root, name, int(size)) for name, size in specs]
         print(f"{len(files)} photos of 640 x 480 (JPEG), {jax.devices()[0].platform}, {os.cpu_count()} cores, "
               f"batch {args.batch_size}")  # fmt: skip
+        photos = [read_photo(path).image for path in files]
+        print("Haar working side   photos/s   faces found")
+        for side in (int(v) for v in args.haar_sides.split(",")):
+            detector = HaarDetector(side)
+            started = time.perf_counter()
+            found = sum(len(detector(np.asarray(photo))) for photo in photos)
+            print(f"{side:17d} {len(photos) / (time.perf_counter() - started):10.1f} {found:13d}", flush=True)
         header = "model                px  detect photos/s  classify faces/s  photos/s  read  detect  crop  classify"
         print(header)
         for workdir in workdirs:
