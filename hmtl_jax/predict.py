@@ -123,12 +123,16 @@ def run(args: argparse.Namespace) -> Report:
     report = Report(args.output, predictor.names)
     for photo in missing:
         report.write(photo, problem=photo.problem)
-    pending: list[tuple[Photo, list]] = []  # photos whose faces wait for the model, with their boxes and crops
+    # Photos in the order read, with their boxes and crops (or their problem), until the model has their faces'.
+    pending: list[tuple[Photo, list, str]] = []
 
     def flush():
-        crops = [crop for _, found in pending for _, crop in found]
+        crops = [crop for _, found, _ in pending for _, crop in found]
         scores = iter(predictor.scores(crops))
-        for photo, found in pending:
+        for photo, found, problem in pending:
+            if problem:
+                report.write(photo, problem=problem)
+                continue
             faces = predictor.faces_of([box for box, _ in found], [next(scores) for _ in found])
             for index, face in enumerate(faces):
                 report.write(photo, index, face.box, face.label, face.probabilities)
@@ -145,19 +149,17 @@ def run(args: argparse.Namespace) -> Report:
             photos = read_video(path, args.every_seconds) if is_video(path) else [read_photo(path)]
             counted = 0
             for photo in photos:
-                seen = 1 if photo.frame is None else min(photo.frame + 1, frames[path])
+                seen = 1 if photo.frame is None else photo.frame + 1
                 bar.update(max(0, seen - counted))
                 counted = max(counted, seen)
                 if photo.image is None:
-                    report.write(photo, problem=photo.problem)
+                    pending.append((photo, [], photo.problem))
                     continue
                 report.photos += 1
                 boxes = predictor.detect(photo.image)
-                if not boxes:
-                    report.write(photo, problem="no face found")
-                    continue
-                pending.append((photo, [(box, predictor.crop(photo.image, box)) for box in boxes]))
-                if sum(len(found) for _, found in pending) >= args.batch_size:
+                found = [(box, predictor.crop(photo.image, box)) for box in boxes]
+                pending.append((photo, found, "" if boxes else "no face found"))
+                if sum(len(found) for _, found, _ in pending) >= args.batch_size:
                     flush()
             bar.update(max(0, frames.get(path, 1) - counted))
         flush()

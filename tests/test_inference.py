@@ -21,6 +21,7 @@ from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.errors import MissingFileError
 from hmtl_jax.inference import Predictor
 from hmtl_jax.inference.faces import HaarDetector
+from hmtl_jax.inference.photos import list_inputs
 from hmtl_jax.training.loop import train_and_evaluate
 from tests import data_fixtures as fx
 from tests.helpers import REPO, one_device_env, tiny_config
@@ -144,6 +145,14 @@ def test_predict_finds_every_face_and_reports_every_file_it_cannot_use(tmp_path,
     assert result.returncode == 0, result.stderr[-3000:]
     with open(output) as f:
         rows = list(csv.DictReader(f))
+    # One block of rows per file, in the order the files were listed (a missing path first).
+    order = [
+        source
+        for index, source in enumerate(r["source"] for r in rows)
+        if index == 0 or rows[index - 1]["source"] != source
+    ]
+    files, _ = list_inputs([str(photos), video])
+    assert order == [str(tmp_path / "missing.jpg"), *files]
     by_file = {}
     for row in rows:
         by_file.setdefault(os.path.relpath(row["source"], tmp_path), []).append(row)
