@@ -27,7 +27,7 @@ from hmtl_jax.errors import ConfigError, UserError
 from hmtl_jax.inference.labelled_faces import folder_records, prepared_records
 from hmtl_jax.inference.predictor import Predictor
 from hmtl_jax.reporting.confusion_image import render_confusion_matrix
-from hmtl_jax.reporting.metrics import summarize_confusion, summarize_errors
+from hmtl_jax.reporting.metrics import f1_scores, summarize_confusion, summarize_errors
 
 
 def parse_args(argv):
@@ -90,13 +90,15 @@ def evaluate(predictor: Predictor, records, data_names: tuple[str, ...], total: 
         if len(images) == batch_size:
             flush()
     flush()
+    if not errors and not confusion.any():
+        raise ConfigError(f"none of the {total} images could be evaluated (unreadable: {len(unreadable)}, of "
+                          f"classes the model does not know: {left_out})")  # fmt: skip
     if regression:
         summary = summarize_errors(np.mean(errors, axis=0), predictor.names) | {"images": len(errors)}
         return {"summary": summary, "unreadable": unreadable}
     present = confusion.sum(axis=1) > 0
     summary = summarize_confusion(confusion, predictor.names)
-    f1 = _f1(confusion)
-    summary["macro_f1"] = float(f1[present].mean()) if present.any() else 0.0
+    summary["macro_f1"] = float(f1_scores(confusion)[present].mean())
     summary["images"] = int(confusion.sum())
     notes = []
     if unknown:
@@ -106,14 +108,6 @@ def evaluate(predictor: Predictor, records, data_names: tuple[str, ...], total: 
         notes.append(f"the data set has no images of {', '.join(absent)}: macro-F1 averages over the other "
                      f"{int(present.sum())} classes; predicting {'/'.join(absent)} counts as an error")  # fmt: skip
     return {"summary": summary, "confusion": confusion.tolist(), "notes": notes, "unreadable": unreadable}
-
-
-def _f1(confusion: np.ndarray) -> np.ndarray:
-    hits = np.diag(confusion).astype(np.float64)
-    true, predicted = confusion.sum(axis=1), confusion.sum(axis=0)
-    recall = np.divide(hits, true, out=np.zeros_like(hits), where=true > 0)
-    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
-    return np.divide(2 * precision * recall, precision + recall, out=np.zeros_like(hits), where=precision + recall > 0)
 
 
 def main(argv: list[str] | None = None) -> None:

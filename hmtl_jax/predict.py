@@ -20,10 +20,10 @@ import sys
 from PIL import ImageDraw, ImageFont
 from tqdm import tqdm
 
-from hmtl_jax.errors import UserError
+from hmtl_jax.errors import ConfigError, UserError
 from hmtl_jax.inference.faces import DEFAULT_MARGIN, FaceBox
 from hmtl_jax.inference.photos import Photo, is_video, list_inputs, read_photo, read_video, video_frame_count
-from hmtl_jax.inference.predictor import Predictor
+from hmtl_jax.inference.predictor import Predictor, scaled
 
 FIXED_COLUMNS = ["source", "frame", "seconds", "face", "x", "y", "width", "height", "detector_score", "label"]
 
@@ -47,7 +47,10 @@ class Report:
     """The rows, written as they come (CSV or JSON Lines), and the counts for the summary."""
 
     def __init__(self, output: str, names: tuple[str, ...]):
-        self.stream = sys.stdout if output == "-" else open(output, "w", newline="")
+        try:
+            self.stream = sys.stdout if output == "-" else open(output, "w", newline="")
+        except OSError as error:
+            raise ConfigError(f"--output={output} cannot be written ({error.strerror})") from None
         self.jsonl = output.endswith(".jsonl")
         self.names = list(names)
         self.columns = FIXED_COLUMNS + self.names + ["problem"]
@@ -59,8 +62,9 @@ class Report:
     def write(self, photo: Photo, face: int | None = None, box: FaceBox | None = None, label="", scores=(), problem=""):
         row = {"source": photo.source, "frame": photo.frame, "seconds": photo.seconds, "face": face, "label": label}
         if box is not None:  # in the file's pixels (a huge photo was looked at scaled down)
-            x, y, width, height = (round(v * photo.scale) for v in (box.x, box.y, box.width, box.height))
-            row |= {"x": x, "y": y, "width": width, "height": height, "detector_score": round(box.score, 4)}
+            box = scaled(box, photo.scale)
+            row |= {"x": box.x, "y": box.y, "width": box.width, "height": box.height,
+                    "detector_score": round(box.score, 4)}  # fmt: skip
         row |= {name: round(float(value), 6) for name, value in zip(self.names, scores, strict=False)}
         row["problem"] = problem
         if problem:

@@ -3,6 +3,7 @@ a bad config, and training as several JAX processes. Real subprocesses, real sig
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -368,46 +369,50 @@ def _finish(processes):
 
 @pytest.mark.slow
 def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(tmp_path, cache_dir):
-    # One test, so that the uninterrupted two-process run serves both comparisons. 12 steps of SGD, evaluated at
-    # step 8 and at the end. SGD: two processes sum the same numbers in a different order (collectives
-    # across processes), and Adam would magnify those last-bit differences in near-zero gradients.
+    # 12 steps of SGD, checkpointed every 2, evaluated at step 8 and at the end. SGD: two processes sum the same
+    # numbers in a different order (collectives across processes), and Adam would magnify those last-bit differences
+    # in near-zero gradients.
     settings = {
         **LONG,
         "num_epochs": 3,
         "eval_every_epochs": 2,
+        "checkpoint_every_steps": 2,
         "optimizer.name": "sgd",
         "optimizer.learning_rate": 0.05,
     }
-    # The first run fills this test's compilation cache for the other two (JAX: only process 0 writes it).
+    # The first run fills this test's compilation cache for the second (JAX: only process 0 writes it).
     config = write_config_file(tmp_path, "two", str(tmp_path / "cache"), **settings)
-    straight, stopped, one = (str(tmp_path / name) for name in ("straight", "stopped", "one"))
-    outputs = _finish(_start_processes(config, straight, _free_port()))
+    two, one = str(tmp_path / "two"), str(tmp_path / "one")
+
+    # Stopped by SIGTERM, as a TPU pod's maintenance event reaches every host: both stop at the same step and save.
+    processes = _start_processes(config, two, _free_port())
+    _wait_for_step(two, 5, processes[0])
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    outputs = _finish(processes)
     assert "Process 1 of 2, 1 local of 2 devices" in outputs[1]
+    where = [line.split("Stopped at ")[1] for out in outputs for line in out.splitlines() if "Stopped at step" in line]
+    assert len(where) == 2 and where[0] == where[1]
+    stopped_at = int(where[0].split()[1])
+    checkpoints = os.path.join(two, "checkpoints")
+    assert ocp.CheckpointManager(checkpoints).latest_step() == stopped_at < 12
+    first_losses = _losses(two)
+    # The same commands again resume, to the end. Without the stop's own checkpoint, so that they resume from the
+    # one before and recompute the steps up to the stop: their losses must be the first run's, bit for bit.
+    shutil.rmtree(os.path.join(checkpoints, str(stopped_at)))
+    _finish(_start_processes(config, two, _free_port()))
+    logged = [(r["step"], r["train/loss"]) for r in read_metrics(two) if "train/loss" in r]
+    again = [(step, loss) for step, loss in logged[stopped_at:] if step <= stopped_at]
+    assert again and all(first_losses[step] == loss for step, loss in again), (again, first_losses)
+    assert [step for step, _ in logged[stopped_at + len(again) :]] == list(range(stopped_at + 1, 13))
 
     # Two processes of one device train as one process of two devices. Over many steps any last-bit difference
     # grows (training is chaotic): the comparison is over the first 8 steps and the evaluation after them.
     two_devices = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
     single = subprocess.run(_command(config, one), cwd=REPO, env=two_devices, capture_output=True, text=True)
     assert single.returncode == 0 and "global batch 16 on 2 devices" in single.stderr, single.stderr[-2000:]
-    losses_one, losses_two = _losses(one), _losses(straight)
+    losses_one, losses_two = _losses(one), _losses(two)
     assert sorted(losses_one) == sorted(losses_two) == list(range(1, 13))
     np.testing.assert_allclose([losses_two[s] for s in range(1, 9)], [losses_one[s] for s in range(1, 9)], rtol=1e-5)
-    at_8 = [[r for r in read_metrics(w) if r.get("step") == 8 and "val/accuracy" in r] for w in (one, straight)]
-    assert len(at_8[0]) == len(at_8[1]) == 1 and at_8[0][0]["val/accuracy"] == at_8[1][0]["val/accuracy"]
-
-    # Stopped by SIGTERM, as a TPU pod's maintenance event reaches every host, both stop at the same step.
-    processes = _start_processes(config, stopped, _free_port())
-    _wait_for_step(stopped, 5, processes[0])
-    for process in processes:
-        process.send_signal(signal.SIGTERM)
-    outputs = _finish(processes)
-    where = [line.split("Stopped at ")[1] for out in outputs for line in out.splitlines() if "Stopped at step" in line]
-    assert len(where) == 2 and where[0] == where[1]
-    _finish(_start_processes(config, stopped, _free_port()))  # the same commands again: resume to the end
-
-    # Same processes, same collectives: bit-identical to the uninterrupted two-process run.
-    assert _losses(stopped) == _losses(straight)
-    evaluations = [[r for r in read_metrics(w) if "val/accuracy" in r][-1] for w in (stopped, straight)]
-    assert {k: v for k, v in evaluations[0].items() if k.startswith("val/")} == {
-        k: v for k, v in evaluations[1].items() if k.startswith("val/")
-    }
+    at_8 = [[r for r in read_metrics(w) if r.get("step") == 8 and "val/accuracy" in r][-1] for w in (one, two)]
+    assert at_8[0]["val/accuracy"] == at_8[1]["val/accuracy"]

@@ -221,7 +221,8 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
             "--steps",
             "2",
             "--rounds",
-            "2",
+            "1",
+            "--no_perceptual",  # VGG-16 only adds compile time here; tests/test_perceptual.py covers it
         ],
         cwd=REPO,
         env=one_device_env(),
@@ -248,7 +249,7 @@ def test_throughput_benchmark_prints_every_task_with_compile_memory_floor_and_py
     assert _agrees(ours_over_torch, 2, ours_over_torch_range), (ours_over_torch, sl_ms, torch_rate)
     cold, warm = float(sl[6]), float(sl[7])
     assert cold > warm  # the second compile came from the persistent cache
-    assert float(inpaint[9]) > float(sl[9]) > 0  # GFLOP: the decoder and VGG-16 add work
+    assert float(inpaint[9]) > float(sl[9]) > 0  # GFLOP: the decoder adds work
     assert float(sl[8]) > 0 and sl[11] in ("compute", "memory")
     assert any(f"PyTorch resnet18 SL ({source} eager)" in result.stdout for source in ("timm", "torchvision"))
 

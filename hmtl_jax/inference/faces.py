@@ -4,8 +4,9 @@ Detectors (`create_detector`):
 - `haar` (default): OpenCV's frontal-face Haar cascade, which ships inside opencv-python-headless 4.x (no download;
   OpenCV 5 dropped it, hence the pin). Fast, frontal faces only, misses some.
 - `none`: the whole image is one face (already cropped faces, as AffectNet's and RAF-DB's aligned images).
-- a path to OpenCV's YuNet face detector (`face_detection_yunet_2023mar.onnx` from the OpenCV model zoo), which
-  finds turned and small faces far better; the user supplies the file.
+- a path to OpenCV's YuNet face detector (`face_detection_yunet_2023mar.onnx` from the OpenCV model zoo), made for
+  the turned and small faces Haar misses; the user supplies the file (none could be downloaded here, so this slot
+  is untested with a real YuNet file).
 """
 
 from __future__ import annotations

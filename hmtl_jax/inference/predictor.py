@@ -36,7 +36,7 @@ class Face:
 
 
 class Predictor:
-    def __init__(self, model: TrainedModel, *, detector: str = "haar", margin: float = DEFAULT_MARGIN, batch_size=32):
+    def __init__(self, model: TrainedModel, *, detector="haar", margin: float = DEFAULT_MARGIN, batch_size: int = 32):
         self.model = model
         self.card = model.card
         self.names = model.card.names
@@ -50,7 +50,8 @@ class Predictor:
     def from_workdir(cls, workdir: str, *, step: int | None = None, **kwargs) -> Predictor:
         """The newest checkpoint of `workdir` (or the one at `step`). kwargs: detector ('haar', 'none' or a YuNet
         .onnx path), margin (around the detector's box, a fraction of its side), batch_size."""
-        return cls(TrainedModel(workdir, step), **kwargs)
+        detector = create_detector(kwargs.pop("detector", "haar"))  # a mistake in it before the model is loaded
+        return cls(TrainedModel(workdir, step), detector=detector, **kwargs)
 
     def detect(self, photo: Image.Image) -> list[FaceBox]:
         """The faces in an RGB photo, largest first."""
@@ -80,25 +81,34 @@ class Predictor:
 
     def predict(self, images) -> list[Face]:
         """Faces already cropped: numpy arrays (H, W, 3 uint8 RGB, or H, W greyscale), PIL images or file paths."""
-        crops = [_as_rgb(image) for image in images]
+        crops = [_as_rgb(image)[0] for image in images]
         boxes = [FaceBox(0, 0, crop.width, crop.height, 1.0) for crop in crops]
         return self.faces_of(boxes, self.scores(crops))
 
     def predict_faces(self, photo) -> list[Face]:
-        """Every face found in a photo (numpy array, PIL image or file path), largest first."""
-        photo = _as_rgb(photo)
+        """Every face found in a photo (numpy array, PIL image or file path), largest first; boxes in the pixels of
+        the photo as given (a file's, upright, though a huge one is looked at scaled down)."""
+        photo, scale = _as_rgb(photo)
         boxes = self.detect(photo)
-        return self.faces_of(boxes, self.scores([self.crop(photo, box) for box in boxes]))
+        faces = self.faces_of(boxes, self.scores([self.crop(photo, box) for box in boxes]))
+        return [dataclasses.replace(face, box=scaled(face.box, scale)) for face in faces] if scale != 1.0 else faces
 
 
-def _as_rgb(image) -> Image.Image:
+def scaled(box: FaceBox, scale: float) -> FaceBox:
+    """A box found in a photo scaled down by `scale`, in the original's pixels."""
+    x, y, width, height = (round(v * scale) for v in (box.x, box.y, box.width, box.height))
+    return FaceBox(x, y, width, height, box.score)
+
+
+def _as_rgb(image) -> tuple[Image.Image, float]:
+    """(RGB image, the file's pixels per pixel of it: > 1 for a huge file read scaled down)."""
     if isinstance(image, (str, os.PathLike)):
         photo = read_photo(os.fspath(image))
         if photo.image is None:
             raise UnreadableImage(f"{image}: {photo.problem}")
-        return photo.image
+        return photo.image, photo.scale
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8:
             raise ValueError(f"images as arrays must be uint8 (0-255), got {image.dtype}")
         image = Image.fromarray(image)
-    return image.convert("RGB")
+    return image.convert("RGB"), 1.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 
 import jax
@@ -16,13 +17,15 @@ import orbax.checkpoint as ocp
 from flax import nnx
 
 from hmtl_jax.config.resume import config_from_record
-from hmtl_jax.errors import MissingFileError
+from hmtl_jax.errors import ConfigError, MissingFileError
 from hmtl_jax.models.from_config import compute_dtype, model_graphdef, to_model_input
 from hmtl_jax.runtime.workdir import CONFIG_FILE, DATA_FILE
 from hmtl_jax.supervised import head_pose
 from hmtl_jax.supervised.tasks import is_regression, output_names, output_size
 from hmtl_jax.training.optimizer import create_optimizer
 from hmtl_jax.training.state import create_train_state
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +53,11 @@ def _read_json(workdir: str, name: str) -> dict:
         return json.load(f)
 
 
-def _latest_step(directory: str, workdir: str) -> tuple[ocp.CheckpointManager, int]:
+def _checkpoints(directory: str, workdir: str) -> ocp.CheckpointManager:
     manager = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
-    step = manager.latest_step() if manager is not None else None
-    if step is None:
+    if manager is None or not manager.all_steps():
         raise MissingFileError(f"{workdir} has no checkpoint yet (checkpoints/<step>): train it first")
-    return manager, step
+    return manager
 
 
 class TrainedModel:
@@ -67,12 +69,14 @@ class TrainedModel:
         if not os.path.isdir(workdir):
             raise MissingFileError(f"--workdir={workdir} does not exist")
         recorded, data = _read_json(workdir, CONFIG_FILE), _read_json(workdir, DATA_FILE)
-        self.config = config = config_from_record(recorded)
+        try:
+            self.config = config = config_from_record(recorded)
+        except KeyError as error:
+            raise ConfigError(f"{workdir}/{CONFIG_FILE} has {error.args[0]}") from None
         names = output_names(config.task, tuple(data["class_names"]))
         width = output_size(config.task, names)
-        manager, latest = _latest_step(os.path.join(workdir, "checkpoints"), workdir)
-        step = latest if step is None else step
-        if step not in manager.all_steps():
+        manager = _checkpoints(os.path.join(workdir, "checkpoints"), workdir)
+        if step is not None and step not in manager.all_steps():
             raise MissingFileError(f"{workdir} has no checkpoint at step {step} (it has {manager.all_steps()})")
         # The checkpoint holds the whole train state: restore it laid out on this process's first device, keep the
         # parameters and BatchNorm statistics. The optimiser only gives the state its shape.
@@ -80,8 +84,18 @@ class TrainedModel:
         abstract = jax.eval_shape(lambda key: create_train_state(config, width, tx, key), jax.random.key(0))
         device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
         abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=device), abstract)
-        state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract)))["state"]
+        state = None
+        for candidate in [step] if step is not None else sorted(manager.all_steps(), reverse=True):
+            try:
+                restore = ocp.args.Composite(state=ocp.args.StandardRestore(abstract))
+                state, step = manager.restore(candidate, args=restore)["state"], candidate
+                break
+            except Exception as error:  # noqa: BLE001 - Orbax, TensorStore and JSON errors alike mean "unreadable"
+                log.warning("The checkpoint at step %d in %s cannot be read (%s); trying the one before",
+                            candidate, workdir, str(error).splitlines()[0][:200])  # fmt: skip
         manager.close()
+        if state is None:
+            raise ConfigError(f"no checkpoint in {workdir} can be read as this config's model (see the warnings)")
         self.graphdef = model_graphdef(config, width)
         self.params, self.batch_stats = state.params, state.batch_stats
         self.workdir = workdir
@@ -94,7 +108,8 @@ class TrainedModel:
             data_name=config.data.name,
             step=int(step),
         )
-        # The weights are arguments, not constants: XLA would spend minutes folding a large model's constants.
+        # The weights are arguments, not constants, so that XLA does not fold a large model's weights into the
+        # program it compiles.
         self._scores = jax.jit(self._forward)
 
     def _forward(self, params, batch_stats, images: jax.Array) -> jax.Array:

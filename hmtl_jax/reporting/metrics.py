@@ -132,6 +132,16 @@ def summarize_errors(mean_errors: np.ndarray, names: tuple[str, ...]) -> dict[st
     return summary
 
 
+def f1_scores(confusion: np.ndarray) -> np.ndarray:
+    """Each class's F1 (rows: true classes, columns: predictions); 0 for a class with no example and no prediction."""
+    confusion = np.asarray(confusion, np.float64)
+    true_counts, predicted_counts, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
+    recall = np.divide(hits, true_counts, out=np.zeros_like(hits), where=true_counts > 0)
+    precision = np.divide(hits, predicted_counts, out=np.zeros_like(hits), where=predicted_counts > 0)
+    denom = precision + recall
+    return np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
+
+
 def summarize_confusion(confusion: np.ndarray, class_names: tuple[str, ...]) -> dict[str, float]:
     """Accuracy, balanced accuracy, macro-F1 and per-class accuracy (recall) from a confusion matrix.
 
@@ -140,12 +150,9 @@ def summarize_confusion(confusion: np.ndarray, class_names: tuple[str, ...]) -> 
     """
     confusion = np.asarray(confusion, np.float64)
     true_counts = confusion.sum(axis=1)
-    predicted_counts = confusion.sum(axis=0)
     hits = np.diag(confusion)
     recall = np.divide(hits, true_counts, out=np.zeros_like(hits), where=true_counts > 0)
-    precision = np.divide(hits, predicted_counts, out=np.zeros_like(hits), where=predicted_counts > 0)
-    denom = precision + recall
-    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(hits), where=denom > 0)
+    f1 = f1_scores(confusion)
     summary = {
         "accuracy": float(hits.sum() / max(confusion.sum(), 1)),
         "balanced_accuracy": float(recall[true_counts > 0].mean()) if np.any(true_counts > 0) else 0.0,
