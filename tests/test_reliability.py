@@ -61,7 +61,7 @@ def _losses(workdir):
 
 def _run(config_path, workdir, **kwargs):
     """`python -m hmtl_jax.main` on one CPU device: what these tests stop, kill and resume is the run, not its
-    sharding (the two-process test and the in-process resume tests keep eight devices)."""
+    sharding (the resume tests of tests/test_train.py and tests/test_hmtl_train.py restore onto eight devices)."""
     return subprocess.Popen(_command(config_path, workdir), cwd=REPO, env=one_device_env(), **kwargs)
 
 
@@ -368,7 +368,7 @@ def _finish(processes):
 
 
 @pytest.mark.slow
-def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(tmp_path, cache_dir):
+def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(tmp_path):
     # 12 steps of SGD, checkpointed every 2, evaluated at step 8 and at the end. SGD: two processes sum the same
     # numbers in a different order (collectives across processes), and Adam would magnify those last-bit differences
     # in near-zero gradients.
