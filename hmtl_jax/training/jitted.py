@@ -36,16 +36,6 @@ class JittedTraining:
     eval_step: Callable  # (state, batch) -> the task's eval metrics (hmtl_jax/reporting/metrics.py)
 
 
-def init_compiler_options() -> dict | None:
-    """XLA's CPU backend at optimisation level 1 for the state's initialisation, which runs once: it compiles in half
-    the time of the default level 2 (resnet_tiny 2.9 -> 1.4 s, ResNet-50 5.4 -> 3.8 s, with both pretext heads on 8
-    devices 5.5 -> 2.6 s) and draws bit-identical parameters (tests/test_train_step.py holds it to that), so every
-    recorded run still reproduces. Level 0 would be faster still but rounds the random draws differently; the train
-    step keeps level 2, which runs faster and whose numerics level 1 does change. Other backends keep their
-    defaults."""
-    return {"xla_backend_optimization_level": 1} if jax.default_backend() == "cpu" else None
-
-
 def jit_training(
     config: ml_collections.ConfigDict,
     mesh: Mesh,
@@ -72,7 +62,7 @@ def jit_training(
         learning_rate=learning_rate,
         graphdef=graphdef,
         # The state is created by a jitted function whose outputs already have their final shardings.
-        init=jax.jit(create, out_shardings=state_shardings, compiler_options=init_compiler_options()),
+        init=jax.jit(create, out_shardings=state_shardings),
         abstract_state=abstract_state,
         state_shardings=state_shardings,
         batch_sharding=batch_sharding,
