@@ -96,18 +96,25 @@ def evaluate(predictor: Predictor, records, data_names: tuple[str, ...], total: 
     if regression:
         summary = summarize_errors(np.mean(errors, axis=0), predictor.names) | {"images": len(errors)}
         return {"summary": summary, "unreadable": unreadable}
-    present = confusion.sum(axis=1) > 0
-    summary = summarize_confusion(confusion, predictor.names)
-    summary["macro_f1"] = float(f1_scores(confusion)[present].mean())
-    summary["images"] = int(confusion.sum())
+    summary, absent = classification_summary(confusion, predictor.names)
     notes = []
     if unknown:
         notes.append(f"left out {left_out} images of classes the model does not know: {', '.join(unknown)}")
-    absent = [name for name, has in zip(predictor.names, present, strict=True) if not has]
     if absent:
         notes.append(f"the data set has no images of {', '.join(absent)}: macro-F1 averages over the other "
-                     f"{int(present.sum())} classes; predicting {'/'.join(absent)} counts as an error")  # fmt: skip
+                     f"{len(predictor.names) - len(absent)} classes; predicting {'/'.join(absent)} counts as an "
+                     "error")  # fmt: skip
     return {"summary": summary, "confusion": confusion.tolist(), "notes": notes, "unreadable": unreadable}
+
+
+def classification_summary(confusion: np.ndarray, names: tuple[str, ...]) -> tuple[dict[str, float], list[str]]:
+    """(the figures, the model's classes the data has no image of): macro-F1 averages over the classes the data has,
+    a prediction of an absent class counts as an error."""
+    present = confusion.sum(axis=1) > 0
+    summary = summarize_confusion(confusion, names)
+    summary["macro_f1"] = float(f1_scores(confusion)[present].mean())
+    summary["images"] = int(confusion.sum())
+    return summary, [name for name, has in zip(names, present, strict=True) if not has]
 
 
 def main(argv: list[str] | None = None) -> None:

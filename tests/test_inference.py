@@ -16,10 +16,12 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from sklearn.metrics import f1_score
 
 from data_pipelines.prepare import prepare
 from hmtl_jax.data.synthetic.faces import SyntheticFaces
 from hmtl_jax.errors import MissingFileError
+from hmtl_jax.evaluate import classification_summary
 from hmtl_jax.inference import Predictor
 from hmtl_jax.inference.faces import HaarDetector
 from hmtl_jax.inference.photos import list_inputs
@@ -265,9 +267,11 @@ def test_evaluate_matches_classes_by_name_on_another_data_set(tmp_path, workdir)
 def test_evaluate_on_a_folder_leaves_out_classes_the_model_does_not_know(tmp_path, workdir):
     validation = SyntheticFaces("validation", 24, image_size=32, seed=0)
     names = _class_names(workdir)
-    for index in range(len(validation)):
+    for index in range(len(validation)):  # the contempt faces left out: a class the model has and the folder lacks
         record = validation[index]
-        _save(Image.fromarray(record["image"]), tmp_path / "faces" / names[record["label"]].upper() / f"{index}.png")
+        if names[record["label"]] != "contempt":
+            folder = tmp_path / "faces" / names[record["label"]].upper()
+            _save(Image.fromarray(record["image"]), folder / f"{index}.png")
     _save(Image.new("RGB", (32, 32)), tmp_path / "faces" / "yawning" / "0.png")
     (tmp_path / "faces" / "HAPPY" / "broken.png").write_bytes(b"\x89PNG broken")
     command = [sys.executable, "-m", "hmtl_jax.evaluate", f"--workdir={workdir}", f"--folder={tmp_path / 'faces'}"]
@@ -277,11 +281,25 @@ def test_evaluate_on_a_folder_leaves_out_classes_the_model_does_not_know(tmp_pat
         metrics = json.load(f)
     with open(os.path.join(workdir, "eval_latest.json")) as f:
         evaluated = json.load(f)
-    # The same 24 faces as the run's validation, read back from PNG files: the same matrix.
-    np.testing.assert_array_equal(metrics["confusion"], evaluated["confusion"])
-    assert metrics["notes"] == ["left out 1 images of classes the model does not know: yawning"]
+    # The run's validation faces, read back from PNG files: the run's matrix, without its contempt row.
+    expected = np.array(evaluated["confusion"])
+    expected[names.index("contempt")] = 0
+    np.testing.assert_array_equal(metrics["confusion"], expected)
+    assert metrics["notes"][0] == "left out 1 images of classes the model does not know: yawning"
+    assert metrics["notes"][1].startswith("the data set has no images of contempt: macro-F1 averages over the other 7")
     assert list(metrics["unreadable"]) == [str(tmp_path / "faces" / "HAPPY" / "broken.png")]
     assert "1 files could not be read" in result.stdout
+
+
+def test_macro_f1_averages_over_the_classes_the_data_has():
+    # The tiny model above answers one class for every face, so its F1s are all 0: a known matrix instead. Three
+    # classes, the third absent from the data but predicted twice (two errors).
+    confusion = np.array([[5, 1, 2], [2, 4, 0], [0, 0, 0]])
+    summary, absent = classification_summary(confusion, ("a", "b", "c"))
+    truth, predicted = zip(*[(t, p) for t in range(3) for p in range(3) for _ in range(confusion[t, p])], strict=True)
+    assert absent == ["c"] and summary["accuracy"] == pytest.approx(9 / 14)
+    assert summary["macro_f1"] == pytest.approx(f1_score(truth, predicted, labels=[0, 1], average="macro"))
+    assert summary["macro_f1"] != pytest.approx(f1_score(truth, predicted, labels=[0, 1, 2], average="macro"))
 
 
 def test_the_exported_model_runs_without_this_project(tmp_path, workdir, faces):
