@@ -55,7 +55,7 @@ def decode(data: bytes) -> Image.Image:
         raise BadImage(str(error)) from None
 
 
-to_rgb = image_decoding.to_rgb
+to_rgb, shrink = image_decoding.to_rgb, image_decoding.shrink
 
 
 def encode_jpeg(image: Image.Image) -> bytes:
@@ -68,16 +68,6 @@ def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-def shrink(image: Image.Image, max_size: int) -> Image.Image:
-    """Scale down so the longer side is at most `max_size` (0 = keep); never scale up."""
-    longer = max(image.size)
-    if max_size <= 0 or longer <= max_size:
-        return image
-    scale = max_size / longer
-    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-    return image.resize(size, Image.BICUBIC)
 
 
 def load_rgb_jpeg(data: bytes, max_size: int = 0) -> tuple[bytes, tuple[float, float]]:

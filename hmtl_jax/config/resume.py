@@ -14,6 +14,7 @@ from typing import Any
 import ml_collections
 
 from hmtl_jax.config.defaults import base_config
+from hmtl_jax.config.overrides import apply_overrides
 
 # resume_policy: `same` refuses a rerun whose run-defining settings differ from the workdir's record; `changed`
 # continues the workdir's checkpoint under the new settings (a longer schedule, another learning rate), as long as
@@ -81,18 +82,12 @@ def run_differences(recorded: dict, current: dict) -> dict[str, tuple[Any, Any]]
 def config_from_record(recorded: dict) -> ml_collections.ConfigDict:
     """The config a workdir recorded, on top of today's defaults: a key the recorded run's version did not have yet
     keeps its default (the behaviour of the versions before it); a key today's version does not know is an error."""
-    config = base_config()
-    defaults = _flatten(as_recorded(config))
-    unknown = sorted(set(_flatten(recorded)) - set(defaults))
+    config, values = base_config(), _flatten(recorded)
+    unknown = sorted(set(values) - set(_flatten(as_recorded(config))))
     if unknown:
         raise KeyError(f"settings this version does not know: {', '.join(unknown[:5])} (recorded by a newer version?)")
-    for key, value in _flatten(recorded).items():
-        *parents, leaf = key.split(".")
-        node = config
-        for parent in parents:
-            node = node[parent]
-        node[leaf] = tuple(value) if isinstance(node[leaf], tuple) else value
-    return config
+    # JSON has lists where the config has tuples (it has no list settings).
+    return apply_overrides(config, {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
 def describe(differences: dict[str, tuple[Any, Any]], limit: int = 6) -> str:

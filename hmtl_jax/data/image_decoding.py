@@ -70,6 +70,16 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV
 
 
+def shrink(image: Image.Image, max_size: int) -> Image.Image:
+    """Scale down so the longer side is at most `max_size` (0 = keep); never scale up."""
+    longer = max(image.size)
+    if max_size <= 0 or longer <= max_size:
+        return image
+    scale = max_size / longer
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.BICUBIC)
+
+
 def _to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     values = values.astype(np.float64)
     if mode == "F":

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import cv2
 from PIL import Image, ImageOps
 
-from hmtl_jax.data.image_decoding import UnreadableImage, load, open_image, to_rgb
+from hmtl_jax.data.image_decoding import UnreadableImage, load, open_image, shrink, to_rgb
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -62,20 +62,12 @@ def read_photo(path: str) -> Photo:
         longer = max(image.size)
         if image.format == "JPEG":  # decode a big JPEG at a reduced size directly (DCT scaling): less memory
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))
-        image = shrink(to_rgb(ImageOps.exif_transpose(load(image))))
+        image = shrink(to_rgb(ImageOps.exif_transpose(load(image))), MAX_SIDE)
         return Photo(path, image, scale=longer / max(image.size))
     except UnreadableImage as error:
         return Photo(path, None, str(error))
     except OSError as error:
         return Photo(path, None, f"cannot be read ({error.strerror or error})")
-
-
-def shrink(image: Image.Image) -> Image.Image:
-    """Scaled down so that the longer side is at most MAX_SIDE; never scaled up."""
-    if max(image.size) <= MAX_SIDE:
-        return image
-    scale = MAX_SIDE / max(image.size)
-    return image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
 
 
 def video_frame_count(path: str) -> int:
@@ -102,7 +94,7 @@ def read_video(path: str, every_seconds: float) -> Iterator[Photo]:
                 break
             read_any = True
             if index % stride == 0:
-                rgb = shrink(Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)))
+                rgb = shrink(Image.fromarray(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)), MAX_SIDE)
                 yield Photo(path, rgb, frame=index, seconds=round(index / fps, 3), scale=frame.shape[1] / rgb.width)
             index += 1
     finally:

@@ -14,11 +14,10 @@ import os
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
-from flax import nnx
 
 from hmtl_jax.config.resume import config_from_record
 from hmtl_jax.errors import ConfigError, MissingFileError
-from hmtl_jax.models.from_config import compute_dtype, model_graphdef, to_model_input
+from hmtl_jax.models.from_config import compute_dtype, model_graphdef, supervised_outputs
 from hmtl_jax.runtime.workdir import CONFIG_FILE, DATA_FILE
 from hmtl_jax.supervised import head_pose
 from hmtl_jax.supervised.tasks import is_regression, output_names, output_size
@@ -113,9 +112,7 @@ class TrainedModel:
         self._scores = jax.jit(self._forward)
 
     def _forward(self, params, batch_stats, images: jax.Array) -> jax.Array:
-        model = nnx.merge(self.graphdef, params, batch_stats)
-        model.eval()
-        outputs = model(to_model_input(images, compute_dtype(self.config)))
+        outputs = supervised_outputs(self.graphdef, params, batch_stats, images, compute_dtype(self.config))
         if is_regression(self.config.task):
             return head_pose.predicted_angles(outputs)
         return jax.nn.softmax(outputs, axis=-1)

@@ -24,6 +24,14 @@ def to_model_input(images: jax.Array, dtype) -> jax.Array:
     return images.astype(dtype) / 255.0
 
 
+def supervised_outputs(graphdef: nnx.GraphDef, params, batch_stats, images: jax.Array, dtype) -> jax.Array:
+    """The supervised head's outputs (B, C) of uint8 images in evaluation mode (running BatchNorm statistics, no
+    dropout): what evaluation scores and what prediction answers from."""
+    model = nnx.merge(graphdef, params, batch_stats)
+    model.eval()
+    return model(to_model_input(images, dtype))
+
+
 def jigsaw_output_shape(config: ml_collections.ConfigDict) -> tuple[int, ...]:
     """(P,) logits over the permutation set, or (N*N, N*N): which original tile sits at each position."""
     tiles = config.jigsaw.grid**2

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import optax
 from flax import nnx
 
-from hmtl_jax.models.from_config import to_model_input
+from hmtl_jax.models.from_config import supervised_outputs
 from hmtl_jax.reporting.metrics import BinaryEvalMetrics, EvalMetrics, RegressionEvalMetrics, train_metrics_class
 from hmtl_jax.supervised.head_pose import head_pose_losses
 from hmtl_jax.supervised.tasks import is_regression
@@ -51,9 +51,7 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array], *, graphdef: nnx.G
     """Clean view, running BatchNorm statistics, no dropout, supervised head only; padded rows (mask 0) do not
     count. A classification's metrics (with a score histogram for ROC-AUC when it has two classes), or head pose's
     absolute errors."""
-    model = nnx.merge(graphdef, state.params, state.batch_stats)
-    model.eval()
-    logits = model(to_model_input(batch["image"], dtype))
+    logits = supervised_outputs(graphdef, state.params, state.batch_stats, batch["image"], dtype)
     if is_regression(task):
         per_example, errors = head_pose_losses(logits, batch["label"])
         return RegressionEvalMetrics.single_from_model_output(loss=per_example, errors=errors, mask=batch["mask"])

@@ -19,6 +19,7 @@ PLACES = ((40, 120), (400, 160))  # top-left corners of the two faces
 class PhotoFace:
     centre: tuple[float, float]
     label: int
+    image: np.ndarray  # the face as pasted
 
 
 def synthetic_photos(split: str, count: int, seed: int = 0) -> list[tuple[Image.Image, list[PhotoFace]]]:
@@ -32,6 +33,6 @@ def synthetic_photos(split: str, count: int, seed: int = 0) -> list[tuple[Image.
         for offset, (x, y) in enumerate(PLACES):
             record = faces[2 * index + offset]
             pixels[y : y + FACE_SIDE, x : x + FACE_SIDE] = record["image"]
-            placed.append(PhotoFace((x + FACE_SIDE / 2, y + FACE_SIDE / 2), int(record["label"])))
+            placed.append(PhotoFace((x + FACE_SIDE / 2, y + FACE_SIDE / 2), int(record["label"]), record["image"]))
         photos.append((Image.fromarray(pixels), placed))
     return photos
