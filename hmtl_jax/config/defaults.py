@@ -126,6 +126,7 @@ def base_config() -> ml_collections.ConfigDict:
     c.sharding.strategy = "data"  # data | fsdp
 
     c.log_every_steps = 50
+    c.progress_bar = False  # a bar over the steps (tqdm; a widget in notebooks) instead of the progress lines
     c.eval_every_epochs = 1
     c.preview_images = 8  # clean / pretext view / reconstruction grid at every evaluation (0 = none)
     c.checkpoint_every_steps = 1000  # also at every evaluation and at the end

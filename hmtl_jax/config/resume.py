@@ -27,6 +27,7 @@ RESUME_POLICIES = ("same", "changed")
 FREE_KEYS = frozenset(
     {
         "log_every_steps",
+        "progress_bar",
         "eval_every_epochs",
         "checkpoint_every_steps",
         "keep_checkpoints",

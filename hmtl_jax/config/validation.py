@@ -3,8 +3,6 @@ effects: nothing is created, no JAX setting changed."""
 
 from __future__ import annotations
 
-import os
-
 import jax
 import ml_collections
 from flax import nnx
@@ -20,6 +18,7 @@ from hmtl_jax.models.imagenet_weights import IMAGENET_MODELS, check_imagenet_wei
 from hmtl_jax.pretext import jigsaw, masks
 from hmtl_jax.pretext.losses import LOSS_REGIONS, PIXEL_LOSSES
 from hmtl_jax.pretext.views import BATCH_NORMS, COMBINES, EMOTION_VIEWS
+from hmtl_jax.runtime import storage
 from hmtl_jax.supervised.tasks import SUPERVISED_TASKS, is_regression
 from hmtl_jax.training.nonfinite import MODES as NONFINITE_MODES
 from hmtl_jax.training.optimizer import OPTIMIZERS, SCHEDULES
@@ -76,7 +75,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         raise ConfigError(f"config.num_epochs={config.num_epochs} must be positive")
     if not 0.0 < config.input.eval_crop_fraction <= 1.0:
         raise ConfigError(f"config.input.eval_crop_fraction={config.input.eval_crop_fraction} must be in (0, 1]")
-    if config.init_from and not os.path.exists(os.path.expanduser(config.init_from)):
+    if config.init_from and not storage.location(config.init_from).exists():
         raise ConfigError(
             f"config.init_from={config.init_from} does not exist: give the workdir of the run to start from"
         )

@@ -6,6 +6,7 @@ with an `image` and a `label` feature can be read the same way.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 
@@ -15,6 +16,7 @@ from tensorflow_datasets.core.read_only_builder import builder_from_files
 
 from hmtl_jax.data.augment import batchable_label
 from hmtl_jax.errors import ConfigError, MissingFileError
+from hmtl_jax.runtime import storage
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +25,9 @@ _LABEL_READ_CHUNK = 1024
 
 
 def open_prepared(data_dir: str, name: str) -> tfds.core.DatasetBuilder:
-    """The prepared data set `name` ('affectnet/8class', 'rafdb_basic', ...) under `data_dir`."""
-    root = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else ""
+    """The prepared data set `name` ('affectnet/8class', 'rafdb_basic', ...) under `data_dir`, a local folder or a
+    gs:// one (ArrayRecord reads records from a bucket itself: each process fetches only the records it reads)."""
+    root = os.fspath(storage.location(data_dir)) if data_dir else ""
     try:
         if not root:
             raise FileNotFoundError
@@ -54,7 +57,7 @@ class PreparedSource:
         self.class_names = tuple(getattr(label, "names", ()))
         self.name = f"{builder.info.full_name}[{split}]"
         self._records = builder.as_data_source(split)
-        self._version_dir = os.fspath(builder.data_path)
+        self._version_dir = storage.location(builder.data_path)
         self._split = split
 
     def __len__(self) -> int:
@@ -68,16 +71,16 @@ class PreparedSource:
         return f"PreparedSource({self.name}, {len(self)} records)"
 
     def labels(self) -> np.ndarray:
-        path = os.path.join(self._version_dir, LABEL_FILE.format(split=self._split))
-        if os.path.exists(path):
-            labels = np.load(path)
+        path = self._version_dir / LABEL_FILE.format(split=self._split)
+        if path.exists():
+            labels = np.load(io.BytesIO(path.read_bytes()))
             if len(labels) == len(self):
                 return labels
-        log.info("%s: reading every record's label (no %s)", self.name, os.path.basename(path))
+        log.info("%s: reading every record's label (no %s)", self.name, path.name)
         return read_labels(self._version_dir, self._split)
 
 
-def read_labels(version_dir: str, split: str) -> np.ndarray:
+def read_labels(version_dir: str | os.PathLike, split: str) -> np.ndarray:
     """Every record's label in record order, reading the records without decoding their images."""
     builder = tfds.builder_from_directory(version_dir)
     records = builder.as_data_source(split, decoders={"image": tfds.decode.SkipDecoding()})

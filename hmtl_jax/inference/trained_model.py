@@ -9,15 +9,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 
 import jax
 import jax.numpy as jnp
 import orbax.checkpoint as ocp
+from etils import epath
 
 from hmtl_jax.config.resume import config_from_record
 from hmtl_jax.errors import ConfigError, MissingFileError
 from hmtl_jax.models.from_config import compute_dtype, model_graphdef, supervised_outputs
+from hmtl_jax.runtime import storage
 from hmtl_jax.runtime.workdir import CONFIG_FILE, DATA_FILE
 from hmtl_jax.supervised import head_pose
 from hmtl_jax.supervised.tasks import is_regression, output_names, output_size
@@ -40,20 +41,19 @@ class ModelCard:
     step: int  # the checkpoint's step
 
 
-def _read_json(workdir: str, name: str) -> dict:
-    path = os.path.join(workdir, name)
-    if not os.path.exists(path):
+def _read_json(workdir: epath.Path, name: str) -> dict:
+    path = workdir / name
+    if not path.exists():
         raise MissingFileError(
             f"{workdir} has no {name}: it is not a workdir of a training run, or one written before runs recorded "
             "their settings. Train into a workdir with python -m hmtl_jax.main (it writes config.json and data.json "
             "when training starts)"
         )
-    with open(path) as f:
-        return json.load(f)
+    return json.loads(path.read_text())
 
 
-def _checkpoints(directory: str, workdir: str) -> ocp.CheckpointManager:
-    manager = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
+def _checkpoints(directory: epath.Path, workdir: epath.Path) -> ocp.CheckpointManager:
+    manager = ocp.CheckpointManager(directory) if directory.is_dir() else None
     if manager is None or not manager.all_steps():
         raise MissingFileError(f"{workdir} has no checkpoint yet (checkpoints/<step>): train it first")
     return manager
@@ -64,8 +64,8 @@ class TrainedModel:
     uint8 faces (B, S, S, 3) to class probabilities (B, C) or head pose's angles in degrees (B, 3)."""
 
     def __init__(self, workdir: str, step: int | None = None):
-        workdir = os.path.abspath(os.path.expanduser(workdir))
-        if not os.path.isdir(workdir):
+        workdir = storage.location(workdir)  # a local folder or a gs:// one
+        if not workdir.is_dir():
             raise MissingFileError(f"--workdir={workdir} does not exist")
         recorded, data = _read_json(workdir, CONFIG_FILE), _read_json(workdir, DATA_FILE)
         try:
@@ -74,7 +74,7 @@ class TrainedModel:
             raise ConfigError(f"{workdir}/{CONFIG_FILE} has {error.args[0]}") from None
         names = output_names(config.task, tuple(data["class_names"]))
         width = output_size(config.task, names)
-        manager = _checkpoints(os.path.join(workdir, "checkpoints"), workdir)
+        manager = _checkpoints(workdir / "checkpoints", workdir)
         if step is not None and step not in manager.all_steps():
             raise MissingFileError(f"{workdir} has no checkpoint at step {step} (it has {manager.all_steps()})")
         # The checkpoint holds the whole train state: restore it laid out on this process's first device, keep the
@@ -97,7 +97,7 @@ class TrainedModel:
             raise ConfigError(f"no checkpoint in {workdir} can be read as this config's model (see the warnings)")
         self.graphdef = model_graphdef(config, width)
         self.params, self.batch_stats = state.params, state.batch_stats
-        self.workdir = workdir
+        self.workdir = str(workdir)
         self.card = ModelCard(
             task=config.task,
             names=tuple(names),

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
+import uuid
 
 import jax
 import numpy as np
+from etils import epath
+
+from hmtl_jax.runtime.storage import AppendedText
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +23,7 @@ log = logging.getLogger(__name__)
 class MetricWriter:
     """Append-only scalar and image log. One JSON object per line: {"step": N, "train/loss": ..., ...}."""
 
-    def __init__(self, workdir: str, enabled: bool | None = None):
+    def __init__(self, workdir: epath.Path, enabled: bool | None = None):
         self.enabled = jax.process_index() == 0 if enabled is None else enabled
         self._jsonl = None
         self._tb = None
@@ -29,8 +32,11 @@ class MetricWriter:
                 SummaryWriter,  # imported lazily: heavy, and only process 0 needs it
             )
 
-            self._jsonl = open(os.path.join(workdir, "metrics.jsonl"), "a", buffering=1)
-            self._tb = SummaryWriter(os.path.join(workdir, "tensorboard"))
+            self._jsonl = AppendedText(workdir / "metrics.jsonl")
+            # Event files are named by the second they were opened in: a suffix of its own keeps a resumed run's file
+            # from replacing the one before it (in a bucket, where a file of the same name is overwritten).
+            # A gs:// logdir needs google-cloud-storage.
+            self._tb = SummaryWriter(str(workdir / "tensorboard"), filename_suffix=f".{uuid.uuid4().hex[:8]}")
 
     def write_scalars(self, step: int, scalars: dict[str, float]) -> None:
         if not self.enabled:
@@ -56,19 +62,30 @@ class MetricWriter:
             self._tb.close()
 
 
+BAR_SCALARS = ("train/loss", "train/accuracy")  # the bar's line stays short: every figure is in metrics.jsonl
+
+
 class ProgressReporter:
     """Steps/s, images/s, ETA, and the share of time spent waiting for input, measured over the interval since the
-    last report (compile time excluded)."""
+    last report (compile time excluded): a log line at each report, or with `bar` a progress bar that moves at each
+    report (process 0 only; tqdm.auto draws a widget in a notebook)."""
 
-    def __init__(self, total_steps: int, global_batch_size: int):
+    def __init__(self, total_steps: int, global_batch_size: int, bar: bool = False):
         self.total_steps = total_steps
         self.global_batch_size = global_batch_size
         self._last_time: float | None = None
         self._last_step = 0
         self._input_wait = 0.0
+        self._bar = None
+        if bar and jax.process_index() == 0:
+            from tqdm.auto import tqdm  # noqa: PLC0415 - only runs that ask for a bar need it
+
+            self._bar = tqdm(total=total_steps, unit="step", dynamic_ncols=True)
 
     def start(self, step: int) -> None:
         self._last_time, self._last_step, self._input_wait = time.perf_counter(), step, 0.0
+        if self._bar is not None and step > self._bar.n:  # a resumed run starts where its checkpoint was
+            self._bar.update(step - self._bar.n)
 
     def waited_for_input(self, seconds: float) -> None:
         """Time the loop spent blocked on the input pipeline for one batch."""
@@ -82,8 +99,13 @@ class ProgressReporter:
         input_wait = min(1.0, self._input_wait / elapsed)
         self._last_time, self._last_step, self._input_wait = now, step, 0.0
         eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("inf")
+        if self._bar is not None:
+            self._bar.update(step - self._bar.n)
+            shown = {k.split("/")[-1]: f"{v:.4g}" for k, v in scalars.items() if k in BAR_SCALARS}
+            self._bar.set_postfix(shown | {"img/s": f"{steps_per_sec * self.global_batch_size:.0f}"})
         shown = "  ".join(f"{k.split('/')[-1]}={v:.4f}" for k, v in scalars.items())
-        log.info(
+        log.log(
+            logging.DEBUG if self._bar is not None else logging.INFO,
             "step %d/%d  %s  %.2f steps/s  %.0f img/s  input wait %.0f%%  ETA %s",
             step,
             self.total_steps,
@@ -98,6 +120,10 @@ class ProgressReporter:
             "perf/images_per_sec": steps_per_sec * self.global_batch_size,
             "perf/input_wait_fraction": input_wait,
         }
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _format_eta(seconds: float) -> str:

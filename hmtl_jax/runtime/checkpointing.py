@@ -10,26 +10,26 @@ is detected at restore and the one before it is used.
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 
 import grain
 import jax
 import orbax.checkpoint as ocp
+from etils import epath
 from flax import nnx
 from jax.experimental import multihost_utils
 
 from hmtl_jax.errors import ConfigError, MissingFileError
 from hmtl_jax.models.imagenet_weights import imagenet_leaves
+from hmtl_jax.runtime import storage
 
 log = logging.getLogger(__name__)
 
 
 class Checkpointer:
-    def __init__(self, workdir: str, *, every_steps: int, max_to_keep: int):
+    def __init__(self, workdir: epath.Path, *, every_steps: int, max_to_keep: int):
         self.every_steps = every_steps
-        self.directory = os.path.join(os.path.abspath(workdir), "checkpoints")
-        self.corrupt_dir = os.path.join(os.path.abspath(workdir), "corrupt_checkpoints")
+        self.directory = workdir / "checkpoints"
+        self.corrupt_dir = workdir / "corrupt_checkpoints"
         self.manager = ocp.CheckpointManager(
             self.directory,
             options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, enable_async_checkpointing=True),
@@ -83,12 +83,12 @@ class Checkpointer:
         log.error("Checkpoint at step %d cannot be read (%s: %s); moving it to %s and trying the one before",
                   step, type(error).__name__, message, self.corrupt_dir)  # fmt: skip
         if jax.process_index() == 0:
-            os.makedirs(self.corrupt_dir, exist_ok=True)
-            target, number = os.path.join(self.corrupt_dir, str(step)), 0
-            while os.path.exists(target):
+            self.corrupt_dir.mkdir(parents=True, exist_ok=True)
+            target, number = self.corrupt_dir / str(step), 0
+            while target.exists():
                 number += 1
-                target = os.path.join(self.corrupt_dir, f"{step}.{number}")
-            shutil.move(os.path.join(self.directory, str(step)), target)
+                target = self.corrupt_dir / f"{step}.{number}"
+            (self.directory / str(step)).rename(target)
         multihost_utils.sync_global_devices(f"set aside checkpoint {step}")
         self.manager.reload()
 
@@ -159,11 +159,11 @@ def initialise_from(source: str, state):
     """`state` with its parameters and BatchNorm statistics replaced by those of the run in `source` (a workdir: its
     newest checkpoint; or a `checkpoints/<step>` folder) wherever name and shape match. The optimiser state and the
     step stay fresh. Returns (state, names loaded, names left as initialised)."""
-    path = os.path.abspath(os.path.expanduser(source))
-    directory, step = os.path.join(path, "checkpoints"), None
-    if not os.path.isdir(directory) and os.path.basename(path).isdigit():
-        directory, step = os.path.dirname(path), int(os.path.basename(path))
-    manager = ocp.CheckpointManager(directory) if os.path.isdir(directory) else None
+    path = storage.location(source)
+    directory, step = path / "checkpoints", None
+    if not directory.is_dir() and path.name.isdigit():
+        directory, step = path.parent, int(path.name)
+    manager = ocp.CheckpointManager(directory) if directory.is_dir() else None
     step = step if step is not None or manager is None else manager.latest_step()
     if manager is None or step is None or step not in manager.all_steps():
         raise MissingFileError(

@@ -3,16 +3,17 @@ compiling them again."""
 
 from __future__ import annotations
 
-import os
-
 import jax
+
+from hmtl_jax.runtime import storage
 
 
 def enable_compilation_cache(cache_dir: str) -> None:
-    """Cache every compilation that takes over half a second in `cache_dir` ("" leaves the cache off)."""
+    """Cache every compilation that takes over half a second in `cache_dir`, a local folder or a gs:// one that the
+    hosts of a pod share ("" leaves the cache off)."""
     if not cache_dir:
         return
-    path = os.path.abspath(os.path.expanduser(cache_dir))
-    os.makedirs(path, exist_ok=True)
-    jax.config.update("jax_compilation_cache_dir", path)
+    path = storage.location(cache_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
+import uuid
 
 import jax
 import ml_collections
+from etils import epath
 
 from hmtl_jax.config.resume import as_recorded, describe, run_differences
 from hmtl_jax.errors import ConfigError, WorkdirError
+from hmtl_jax.runtime import storage
 
 log = logging.getLogger(__name__)
 
@@ -25,40 +26,37 @@ CONFIG_FILE = "config.json"
 DATA_FILE = "data.json"
 
 
-def prepare_workdir(workdir: str) -> str:
-    """Create the workdir if needed and prove it is writable; return its absolute path."""
-    path = os.path.abspath(os.path.expanduser(workdir))
+def prepare_workdir(workdir: str) -> epath.Path:
+    """Create the workdir if needed (a local folder or a gs:// one) and prove it is writable; return its path."""
+    path = storage.location(workdir)
+    probe = path / f".write_test_{uuid.uuid4().hex}"  # one per process: the processes of a pod share the workdir
     try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".write_test"):
-            pass
+        path.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
     except OSError as error:
         raise WorkdirError(
-            f"--workdir={workdir} cannot be written ({error.strerror}): checkpoints and logs go there. "
+            f"--workdir={workdir} cannot be written ({error.strerror or error}): checkpoints and logs go there. "
             "Pick a directory you can write to."
         ) from error
     return path
 
 
-def _write_json(path: str, value: dict) -> None:
-    """Written whole or not at all (a temporary file renamed into place), by process 0 only."""
-    if jax.process_index() != 0:
-        return
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(temporary, path)
+def _write_json(path: epath.Path, value: dict) -> None:
+    """Written whole or not at all, by process 0 only."""
+    if jax.process_index() == 0:
+        storage.write_whole(path, json.dumps(value, indent=2))
 
 
-def _archive(path: str) -> str:
+def _archive(path: epath.Path) -> None:
     """Keep the superseded record beside the new one: `config.json` -> `config.1.json`, `config.2.json`, ..."""
-    stem, ext = os.path.splitext(path)
     number = 1
-    while os.path.exists(f"{stem}.{number}{ext}"):
+    while path.with_name(f"{path.stem}.{number}{path.suffix}").exists():
         number += 1
     if jax.process_index() == 0:
-        os.replace(path, f"{stem}.{number}{ext}")
-    return f"{stem}.{number}{ext}"
+        # Copied, then deleted: a bucket has no rename (gcsfs would try a move its servers may not offer, then copy).
+        path.copy(path.with_name(f"{path.stem}.{number}{path.suffix}"))
+        path.unlink()
 
 
 class RunRecord:
@@ -66,17 +64,16 @@ class RunRecord:
     expensive; `write` records the run when it starts training, so a start that failed earlier (a missing data set,
     say) leaves nothing that would refuse the corrected command."""
 
-    def __init__(self, workdir: str, config: ml_collections.ConfigDict):
+    def __init__(self, workdir: epath.Path, config: ml_collections.ConfigDict):
         self.workdir, self.policy = workdir, config.resume_policy
         self.current = {CONFIG_FILE: as_recorded(config)}
         self.changed: list[str] = []  # the records that differ, under resume_policy=changed
 
     def _compare(self, name: str, what: str) -> None:
-        path = os.path.join(self.workdir, name)
-        if not os.path.exists(path):
+        path = self.workdir / name
+        if not path.exists():
             return
-        with open(path) as f:
-            differences = run_differences(json.load(f), self.current[name])
+        differences = run_differences(json.loads(path.read_text()), self.current[name])
         if not differences:
             return
         if self.policy == "same":
@@ -104,8 +101,8 @@ class RunRecord:
     def write(self) -> None:
         """Record the run (a superseded record is kept as `config.1.json`, `data.1.json`, ...)."""
         for name, value in self.current.items():
-            path = os.path.join(self.workdir, name)
+            path = self.workdir / name
             if name in self.changed:
                 _archive(path)
-            if name in self.changed or not os.path.exists(path):
+            if name in self.changed or not path.exists():
                 _write_json(path, value)

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 
 import jax
 import numpy as np
-from PIL import Image
+from etils import epath
 
 from hmtl_jax.data.input_pipeline import iterate_eval_batches
 from hmtl_jax.reporting.confusion_image import render_confusion_matrix
 from hmtl_jax.reporting.metric_writer import MetricWriter
 from hmtl_jax.reporting.metrics import roc_auc, summarize_confusion, summarize_errors
-from hmtl_jax.runtime import sharding
+from hmtl_jax.runtime import sharding, storage
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +63,7 @@ def evaluate_and_record(
     names,
     writer: MetricWriter,
     step: int,
-    workdir: str,
+    workdir: epath.Path,
     total_steps: int,
     split: str = "validation",
 ) -> dict[str, float]:
@@ -84,9 +83,8 @@ def evaluate_and_record(
     writer.flush()
     if jax.process_index() == 0:
         if image is not None:
-            Image.fromarray(image).save(os.path.join(workdir, picture))
-        with open(os.path.join(workdir, latest_file), "w") as f:
-            json.dump(latest, f, indent=1)
+            storage.write_png(workdir / picture, image)
+        storage.write_whole(workdir / latest_file, json.dumps(latest, indent=1))
     log.info(
         "%s at step %d: %s  loss %.4f  (%d images, %.1f s)", "eval" if split == "validation" else split, step,
         headline(summary), summary["loss"], len(source), time.perf_counter() - started,
@@ -94,11 +92,10 @@ def evaluate_and_record(
     return summary
 
 
-def latest_eval_summary(workdir: str) -> dict[str, float]:
+def latest_eval_summary(workdir: epath.Path) -> dict[str, float]:
     """The metrics of the last evaluation this workdir recorded ({} if none)."""
-    path = os.path.join(workdir, LATEST_FILE)
-    if not os.path.exists(path):
+    path = workdir / LATEST_FILE
+    if not path.exists():
         return {}
-    with open(path) as f:
-        saved = json.load(f)
+    saved = json.loads(path.read_text())
     return {k: v for k, v in saved.items() if k not in ("step", "total_steps", "confusion")}

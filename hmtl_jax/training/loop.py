@@ -90,7 +90,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     preview = create_preview(config, jitted, val_source)
 
     writer = MetricWriter(workdir)
-    progress = ProgressReporter(total_steps, config.batch_size)
+    progress = ProgressReporter(total_steps, config.batch_size, bar=config.progress_bar)
     last_step = min(total_steps, config.stop_at_step) if config.stop_at_step > 0 else total_steps
     guard = NonFiniteGuard(config.nonfinite, config.max_skipped_steps)
     pending = []  # (step, metrics, health) of the steps not yet checked for a non-finite loss
@@ -163,6 +163,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[
     finally:
         checkpointer.close()  # waits for the last checkpoint write, also when leaving with an error
         writer.close()
+        progress.close()
     if start_step >= last_step:
         log.info("Nothing to train: the checkpoint in %s is already at step %d", workdir, start_step)
         return latest_eval_summary(workdir)

@@ -4,19 +4,19 @@ decoder's reconstruction, with fixed puzzles and masks so that successive pictur
 from __future__ import annotations
 
 import functools
-import os
 
 import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
+from etils import epath
 from flax import nnx
-from PIL import Image
 
 from hmtl_jax.models.from_config import to_model_input
 from hmtl_jax.pretext.views import build_views
 from hmtl_jax.reporting.metric_writer import MetricWriter
 from hmtl_jax.reporting.pretext_grid import render_pretext_grid
+from hmtl_jax.runtime import storage
 from hmtl_jax.training.jitted import JittedTraining
 from hmtl_jax.training.multitask_loss import MultitaskSpec
 from hmtl_jax.training.state import TrainState
@@ -49,9 +49,9 @@ def create_preview(config: ml_collections.ConfigDict, jitted: JittedTraining, va
     return lambda state: jax.device_get(preview(state, images, key))
 
 
-def write_preview(arrays: dict, writer: MetricWriter, step: int, workdir: str) -> None:
+def write_preview(arrays: dict, writer: MetricWriter, step: int, workdir: epath.Path) -> None:
     """To TensorBoard and `<workdir>/pretext_views.png`."""
     picture = render_pretext_grid(arrays)
     writer.write_image(step, "train/pretext_views", picture)
     if jax.process_index() == 0:
-        Image.fromarray(picture).save(os.path.join(workdir, "pretext_views.png"))
+        storage.write_png(workdir / "pretext_views.png", picture)

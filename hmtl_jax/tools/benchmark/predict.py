@@ -30,7 +30,7 @@ from hmtl_jax.data.synthetic.photos import synthetic_photos
 from hmtl_jax.inference import Predictor
 from hmtl_jax.inference.faces import HaarDetector
 from hmtl_jax.inference.photos import read_photo
-from hmtl_jax.runtime import sharding
+from hmtl_jax.runtime import sharding, storage
 from hmtl_jax.runtime.workdir import RunRecord
 from hmtl_jax.training.jitted import jit_training
 
@@ -41,7 +41,7 @@ def untrained_workdir(root: str, model_name: str, image_size: int) -> str:
     config.model.name, config.data.image_size = model_name, image_size
     workdir = os.path.join(root, f"{model_name}_{image_size}")
     os.makedirs(workdir)
-    record = RunRecord(workdir, config)
+    record = RunRecord(storage.location(workdir), config)
     record.check_data(0, 0, CLASS_NAMES)
     record.write()
     jitted = jit_training(config, sharding.create_mesh(jax.devices()[:1]), len(CLASS_NAMES), 1, None, None)
