@@ -341,23 +341,26 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start_processes(config, workdir, port):
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "",  # one CPU device each: two processes, two devices
-        "HMTL_COORDINATOR_ADDRESS": f"localhost:{port}",
-        "HMTL_NUM_PROCESSES": "2",
-    }
+def _start_processes(config, workdir, port, cluster):
+    """Two processes of one CPU device each, joined as the launchers join them: `slurm` is what
+    launch/slurm_gpu.sh's srun gives every process (SLURM's environment, `--distributed`: JAX's own detection),
+    `explicit` the coordinator address and process id of docs/CLOUD.md's other clusters."""
+    env = {**os.environ, "XLA_FLAGS": ""}
+    if cluster == "slurm":
+        env.update(
+            SLURM_JOB_ID="4242", SLURM_STEP_NODELIST="localhost", SLURM_NTASKS="2", JAX_COORDINATOR_PORT=str(port)
+        )
+        per_process = [{"SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)} for i in range(2)]
+        command = [*_command(config, workdir), "--distributed"]
+    else:
+        env.update(HMTL_COORDINATOR_ADDRESS=f"localhost:{port}", HMTL_NUM_PROCESSES="2")
+        per_process = [{"HMTL_PROCESS_ID": str(i)} for i in range(2)]
+        command = _command(config, workdir)
     return [
         subprocess.Popen(
-            _command(config, workdir),
-            cwd=REPO,
-            env={**env, "HMTL_PROCESS_ID": str(i)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            command, cwd=REPO, env={**env, **extra}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        for i in range(2)
+        for extra in per_process
     ]
 
 
@@ -384,8 +387,9 @@ def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(
     config = write_config_file(tmp_path, "two", str(tmp_path / "cache"), **settings)
     two, one = str(tmp_path / "two"), str(tmp_path / "one")
 
-    # Stopped by SIGTERM, as a TPU pod's maintenance event reaches every host: both stop at the same step and save.
-    processes = _start_processes(config, two, _free_port())
+    # Started as on a SLURM cluster and stopped by SIGTERM, as a TPU pod's maintenance event reaches every host: both
+    # stop at the same step and save.
+    processes = _start_processes(config, two, _free_port(), cluster="slurm")
     _wait_for_step(two, 5, processes[0])
     for process in processes:
         process.send_signal(signal.SIGTERM)
@@ -397,10 +401,11 @@ def test_two_processes_train_as_one_stop_together_on_sigterm_and_resume_exactly(
     checkpoints = os.path.join(two, "checkpoints")
     assert ocp.CheckpointManager(checkpoints).latest_step() == stopped_at < 12
     first_losses = _losses(two)
-    # The same commands again resume, to the end. Without the stop's own checkpoint, so that they resume from the
-    # one before and recompute the steps up to the stop: their losses must be the first run's, bit for bit.
+    # The same run again, joined by an explicit coordinator, resumes to the end. Without the stop's own checkpoint,
+    # so that it resumes from the one before and recomputes the steps up to the stop: their losses must be the first
+    # run's, bit for bit.
     shutil.rmtree(os.path.join(checkpoints, str(stopped_at)))
-    _finish(_start_processes(config, two, _free_port()))
+    _finish(_start_processes(config, two, _free_port(), cluster="explicit"))
     logged = [(r["step"], r["train/loss"]) for r in read_metrics(two) if "train/loss" in r]
     again = [(step, loss) for step, loss in logged[stopped_at:] if step <= stopped_at]
     assert again and all(first_losses[step] == loss for step, loss in again), (again, first_losses)
