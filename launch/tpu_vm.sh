@@ -32,6 +32,10 @@
 #   --spot | --reserved         TPU_CAPACITY         spot or reserved capacity (queued resources; create takes --spot)
 #   --python=PYTHON             TPU_PYTHON           python3.11 (installed by setup with apt when missing)
 #
+# Before `run`: a bucket in the TPU's region (gcloud storage buckets create gs://BUCKET --location=REGION) and the data
+# prepared on a CPU machine, copied to it (python -m data_pipelines.prepare affectnet --manual_dir ... --data_dir
+# ~/prepared, then gcloud storage cp -r ~/prepared/affectnet gs://BUCKET/data/). Hosts read their records from there.
+#
 # Every gcloud call is printed (quoted, ready to paste) before it runs. With --dry-run nothing runs: the calls are
 # printed with <PLACEHOLDERS> for the settings not given. See docs/CLOUD.md.
 set -euo pipefail

@@ -126,6 +126,18 @@ def test_a_runs_records_and_reports_go_to_a_bucket(bucket):
     storage.write_whole(workdir / "eval_latest.json", json.dumps({"step": 3, "total_steps": 3, "accuracy": 0.5}))
     assert latest_eval_summary(workdir) == {"accuracy": 0.5}
 
+    # An unreadable checkpoint is set aside whole (a bucket has folders only in its object names).
+    for name in ("8/state/manifest.ocdbt", "8/data/process_0.json"):
+        storage.write_whole(workdir / "checkpoints" / name, name)
+    storage.move(workdir / "checkpoints" / "8", workdir / "corrupt_checkpoints" / "8")
+    moved = workdir / "corrupt_checkpoints" / "8"
+    assert sorted(f"{folder.name}/{file.name}" for folder in moved.iterdir() for file in folder.iterdir()) == [
+        "data/process_0.json",
+        "state/manifest.ocdbt",
+    ]
+    assert (moved / "state/manifest.ocdbt").read_text() == "8/state/manifest.ocdbt"
+    assert not list((workdir / "checkpoints").glob("8*"))
+
     jigsaw = base_config()
     jigsaw.jigsaw.weight = 1.0
     perms = workdir_permutation_set(jigsaw, workdir)

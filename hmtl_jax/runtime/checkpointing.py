@@ -88,7 +88,7 @@ class Checkpointer:
             while target.exists():
                 number += 1
                 target = self.corrupt_dir / f"{step}.{number}"
-            (self.directory / str(step)).rename(target)
+            storage.move(self.directory / str(step), target)
         multihost_utils.sync_global_devices(f"set aside checkpoint {step}")
         self.manager.reload()
 

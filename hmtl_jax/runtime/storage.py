@@ -42,6 +42,31 @@ def write_whole(path: epath.Path, data: str | bytes) -> None:
     temporary.replace(path)
 
 
+def move(source: epath.Path, target: epath.Path) -> None:
+    """Move a file or a folder (a superseded record, an unreadable checkpoint). Locally a rename. A bucket has no
+    rename and no folders: each object is copied under the new name, then the old ones are deleted (epath's rename
+    would ask for the target's folder to exist first, which in a bucket it never does)."""
+    if not is_bucket(source):
+        source.rename(target)
+        return
+    if source.is_file():
+        source.copy(target)
+        source.unlink()
+        return
+    for name in _files_below(source):
+        (source / name).copy(target / name)
+    source.rmtree()
+
+
+def _files_below(folder: epath.Path) -> list[str]:
+    """Every file under `folder`, relative to it (`state/manifest.ocdbt`). By iterdir: epath refuses rglob's `**` in
+    a bucket, and its walk names bucket folders without their gs://."""
+    files = []
+    for child in folder.iterdir():
+        files += [f"{child.name}/{name}" for name in _files_below(child)] if child.is_dir() else [child.name]
+    return files
+
+
 def write_png(path: epath.Path, image: np.ndarray) -> None:
     """An HxWx3 uint8 picture (the confusion matrix, the pretext views), written whole."""
     encoded = io.BytesIO()

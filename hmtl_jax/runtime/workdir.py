@@ -54,9 +54,7 @@ def _archive(path: epath.Path) -> None:
     while path.with_name(f"{path.stem}.{number}{path.suffix}").exists():
         number += 1
     if jax.process_index() == 0:
-        # Copied, then deleted: a bucket has no rename (gcsfs would try a move its servers may not offer, then copy).
-        path.copy(path.with_name(f"{path.stem}.{number}{path.suffix}"))
-        path.unlink()
+        storage.move(path, path.with_name(f"{path.stem}.{number}{path.suffix}"))
 
 
 class RunRecord:
