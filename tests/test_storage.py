@@ -5,7 +5,6 @@ Orbax's checkpoints are not written here: TensorStore's GCS driver rejects the e
 ("Malformed StorageGeneration"), so they are the one part of a gs:// workdir these tests do not reach.
 """
 
-import gc
 import io
 import json
 import os
@@ -63,7 +62,11 @@ def bucket(monkeypatch):
     """A GCS server with one bucket; gcsfs and google-cloud-storage in this process talk to it."""
     port = _free_port()
     emulator = os.path.join(os.path.dirname(sys.executable), "gcp-storage-emulator")
-    server = subprocess.Popen([emulator, "start", f"--port={port}", "--in-memory", f"--default-bucket={BUCKET}", "-q"],
+    start = f"'{emulator}' start --port={port} --in-memory --default-bucket={BUCKET} -q"
+    # The server lives as long as this test process: it stops when the process's end closes its stdin. tensorboardX
+    # uploads its events once more whenever its writer is collected, which may be as late as the interpreter's exit,
+    # and an upload to a server that is gone is retried for two minutes.
+    server = subprocess.Popen(["sh", "-c", f"{start} & trap 'kill $!' EXIT; read -r _"], stdin=subprocess.PIPE,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://localhost:{port}"
     deadline = time.monotonic() + 30
@@ -79,8 +82,6 @@ def bucket(monkeypatch):
 
     gcsfs.GCSFileSystem.clear_instance_cache()  # a filesystem made for another server must not be reused
     yield f"gs://{BUCKET}"
-    server.terminate()
-    server.wait(timeout=30)
 
 
 def test_a_runs_records_and_reports_go_to_a_bucket(bucket):
@@ -116,8 +117,6 @@ def test_a_runs_records_and_reports_go_to_a_bucket(bucket):
     events = list((workdir / "tensorboard").iterdir())  # one file per run, neither replacing the other
     assert len(events) == 2 and all(event.name.startswith("events.out.tfevents") for event in events)
     assert all(event.stat().length > 0 for event in events)
-    del writer, resumed
-    gc.collect()  # tensorboardX uploads its events once more when collected: while the server is still there
 
     picture = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     storage.write_png(workdir / "confusion_matrix.png", picture)

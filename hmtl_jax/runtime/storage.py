@@ -4,7 +4,7 @@
 Local paths are made absolute, with `~` expanded; bucket paths are kept as given (gs:// needs `pip install -e
 '.[cloud]'`, which adds gcsfs and google-cloud-storage). The two differ in what a write can rely on: a local file
 can be appended to and renamed into place, while a bucket object is written whole, in one upload, and is never seen
-half written. `write_whole` and `AppendedText` give each its safe way.
+half written, and has no rename. `write_whole`, `move` and `AppendedText` give each its safe way.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from PIL import Image
 
 
 def location(path: str | os.PathLike) -> epath.Path:
-    """The path a user gave (`--workdir`, `config.data_dir`, ...) as the path every part of the run uses."""
+    """The path a user gave (`--workdir`, `config.data.data_dir`, ...) as the path every part of the run uses."""
     text = os.fspath(path)
     if is_bucket(text):
         return epath.Path(text)
@@ -33,13 +33,10 @@ def is_bucket(path: str | os.PathLike) -> bool:
 def write_whole(path: epath.Path, data: str | bytes) -> None:
     """Written whole or not at all: a local file goes through a temporary file renamed into place; a bucket object
     is one upload, which a reader sees whole or not at all."""
-    write = path.write_text if isinstance(data, str) else path.write_bytes
-    if is_bucket(path):
-        write(data)
-        return
-    temporary = path.with_name(f"{path.name}.tmp")
-    (temporary.write_text if isinstance(data, str) else temporary.write_bytes)(data)
-    temporary.replace(path)
+    target = path if is_bucket(path) else path.with_name(f"{path.name}.tmp")
+    (target.write_text if isinstance(data, str) else target.write_bytes)(data)
+    if target != path:
+        target.replace(path)
 
 
 def move(source: epath.Path, target: epath.Path) -> None:
