@@ -199,7 +199,8 @@ ${python}-venv; }; mkdir -p ~/hmtl_jax && tar -xzf ~/hmtl_jax_checkout.tar.gz -C
     on_workers "${1:-0}" "tail -n +1 -f ~/hmtl_jax.log"
     ;;
   stop)
-    on_workers all "pkill -TERM -f hmtl_jax.main || echo \"no run on this worker\""
+    # [h]: the pattern must not match the remote shell that runs pkill, whose command line holds it too.
+    on_workers all "pkill -TERM -f '[h]mtl_jax.main' || echo \"no run on this worker\""
     ;;
   delete)
     if [ "$queued" = 1 ]; then
