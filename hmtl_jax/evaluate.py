@@ -20,7 +20,6 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from hmtl_jax.errors import ConfigError, UserError
@@ -28,6 +27,7 @@ from hmtl_jax.inference.labelled_faces import folder_records, prepared_records
 from hmtl_jax.inference.predictor import Predictor
 from hmtl_jax.reporting.confusion_image import render_confusion_matrix
 from hmtl_jax.reporting.metrics import f1_scores, summarize_confusion, summarize_errors
+from hmtl_jax.runtime import storage
 
 
 def parse_args(argv):
@@ -131,12 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     except UserError as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         sys.exit(2)
-    output_dir = args.output_dir or os.path.join(predictor.model.workdir, "evaluations", f"{name}_{split}")
-    os.makedirs(output_dir, exist_ok=True)
+    # Beside the run by default, which may be in a bucket: written through the run's own path type.
+    output_dir = storage.location(args.output_dir or f"{predictor.model.workdir}/evaluations/{name}_{split}")
+    output_dir.mkdir(parents=True, exist_ok=True)
     result |= {"workdir": predictor.model.workdir, "step": predictor.card.step, "names": list(predictor.names),
                "evaluated": args.folder or f"{args.dataset}[{args.split}]"}  # fmt: skip
-    with open(os.path.join(output_dir, "metrics.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    storage.write_whole(output_dir / "metrics.json", json.dumps(result, indent=2))
     summary = result["summary"]
     print(f"{result['evaluated']}: {summary['images']} images, step {predictor.card.step} of {predictor.model.workdir}")
     for key, value in summary.items():
@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     if "confusion" in result:
         title = f"{result['evaluated']}: accuracy {summary['accuracy']:.3f}, macro-F1 {summary['macro_f1']:.3f}"
         picture = render_confusion_matrix(np.array(result["confusion"]), predictor.names, title)
-        Image.fromarray(picture).save(os.path.join(output_dir, "confusion_matrix.png"))
+        storage.write_png(output_dir / "confusion_matrix.png", picture)
     print(f"Wrote {output_dir}/metrics.json" + (" and confusion_matrix.png" if "confusion" in result else ""))
 
 

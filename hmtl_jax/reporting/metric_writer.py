@@ -101,8 +101,8 @@ class ProgressReporter:
         eta = (self.total_steps - step) / steps_per_sec if steps_per_sec > 0 else float("inf")
         if self._bar is not None:
             self._bar.update(step - self._bar.n)
-            shown = {k.split("/")[-1]: f"{v:.4g}" for k, v in scalars.items() if k in BAR_SCALARS}
-            self._bar.set_postfix(shown | {"img/s": f"{steps_per_sec * self.global_batch_size:.0f}"})
+            postfix = {k.split("/")[-1]: f"{v:.4g}" for k, v in scalars.items() if k in BAR_SCALARS}
+            self._bar.set_postfix(postfix | {"img/s": f"{steps_per_sec * self.global_batch_size:.0f}"})
         shown = "  ".join(f"{k.split('/')[-1]}={v:.4f}" for k, v in scalars.items())
         log.log(
             logging.DEBUG if self._bar is not None else logging.INFO,
