@@ -338,3 +338,23 @@ def test_the_committed_results_tables_are_rendered_from_the_committed_records():
     assert render(document, records) == document, (
         "run: python -m hmtl_jax.tools.results_tables docs/results.jsonl docs/RESULTS.md"
     )
+
+
+def test_init_benchmark_compares_the_default_and_the_trainers_initialisation():
+    result = subprocess.run(
+        [sys.executable, "-m", "hmtl_jax.tools.benchmark", "init", "--models", "resnet_tiny", "--image_size", "32"],
+        cwd=REPO,
+        env=one_device_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "the trainer's options: {'xla_backend_optimization_level': 0}" in result.stdout  # on CPU
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("resnet_tiny ")]
+    assert [row[1] for row in rows] == ["default", "trainer"]
+    for _, _, compile_s, run_s, total_s, _ in rows:
+        assert float(compile_s) > 0 and float(run_s) > 0
+        assert abs(float(compile_s) + float(run_s) - float(total_s)) <= 0.011  # up to the printed rounding
+    # The same parameters up to float rounding: a change of the initialisation itself would show here.
+    assert float(rows[0][5]) == 0 and float(rows[1][5]) < 1e-5
