@@ -12,8 +12,7 @@ from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
 from hmtl_jax.training.optimizer import create_optimizer
-from hmtl_jax.training.state import create_train_state
-from tests.helpers import tiny_config
+from tests.helpers import jitted_for, tiny_config
 
 
 def _batch(n=16, size=32, seed=0):
@@ -25,13 +24,10 @@ def _batch(n=16, size=32, seed=0):
 
 
 def _setup(config, devices):
-    mesh = sharding.create_mesh(devices)
-    tx, _ = create_optimizer(config, steps_per_epoch=4, total_steps=8)
-    init = lambda rng: create_train_state(config, 8, tx, rng)  # noqa: E731
-    abstract = jax.eval_shape(init, jax.random.key(0))
-    state_sh = sharding.state_shardings(abstract, mesh, config.sharding.strategy)
-    state = jax.jit(init, out_shardings=state_sh)(jax.random.key(0))
-    return mesh, tx, state, state_sh
+    """(mesh, optimiser, fresh state, state shardings) as the trainer makes them (`jit_training`: 4 steps an epoch)."""
+    mesh, jitted = jitted_for(config, devices)
+    tx, _ = create_optimizer(config, steps_per_epoch=4, total_steps=4 * config.num_epochs)  # jit_training's
+    return mesh, tx, jitted.init(jax.random.key(0)), jitted.state_shardings
 
 
 def _loss_and_grads_on(devices, config, batch):
