@@ -24,12 +24,8 @@ from hmtl_jax.training.state import create_train_state
 STEPS_PER_EPOCH = 100
 
 
-def _time_init(config, mesh, options) -> tuple[float, float, list[np.ndarray]]:
-    """(compile seconds, first run seconds, the parameters) of the initialisation compiled with `options`."""
-    jitted = jit_training(config, mesh, NUM_CLASSES, STEPS_PER_EPOCH, None, None)
-    tx, _ = create_optimizer(config, STEPS_PER_EPOCH, STEPS_PER_EPOCH * config.num_epochs)
-    create = functools.partial(create_train_state, config, NUM_CLASSES, tx)
-    init = jax.jit(create, out_shardings=jitted.state_shardings, compiler_options=options)
+def _time(init) -> tuple[float, float, list[np.ndarray]]:
+    """(compile seconds, first run seconds, the parameters) of a jitted initialisation."""
     started = time.perf_counter()
     compiled = init.lower(jax.random.key(0)).compile()
     compiled_at = time.perf_counter()
@@ -51,9 +47,13 @@ def run(argv: list[str]) -> list[dict]:
     rows = []
     for model in args.models.split(","):
         config = task_config(model, "sl", args.image_size, jax.device_count(), False, "", [])
+        jitted = jit_training(config, mesh, NUM_CLASSES, STEPS_PER_EPOCH, None, None)
+        tx, _ = create_optimizer(config, STEPS_PER_EPOCH, STEPS_PER_EPOCH * config.num_epochs)  # jit_training's
+        create = functools.partial(create_train_state, config, NUM_CLASSES, tx)
+        default = jax.jit(create, out_shardings=jitted.state_shardings)  # as the trainer's, with XLA's defaults
         reference = None
-        for name, options in (("default", None), ("trainer", trainer_options)):
-            compile_s, run_s, params = _time_init(config, mesh, options)
+        for name, init in (("default", default), ("trainer", jitted.init)):
+            compile_s, run_s, params = _time(init)
             reference = params if reference is None else reference
             diff = max(float(np.max(np.abs(a - b))) for a, b in zip(params, reference, strict=True))
             rows.append(dict(model=model, options=name, compile_s=compile_s, run_s=run_s, max_diff=diff))
