@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from hmtl_jax.runtime import sharding
-from hmtl_jax.training.multitask_loss import loss_and_grads
-from tests.helpers import backbone_grad_norm, jitted_for, random_batch, tiny_config
+from tests.helpers import backbone_grad_norm, jitted_for, one_loss_and_grads, random_batch, tiny_config
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
 
@@ -101,11 +100,9 @@ def test_total_loss_is_the_weighted_sum_of_the_task_losses():
     state = jitted.init(jax.random.key(0))
     batch = random_batch(0)
     # What the train step computes: the total, the emotion logits and each task's loss of one forward pass.
-    (loss, (logits, scalars, _)), _ = jax.jit(
-        lambda s, b: loss_and_grads(
-            jitted.graphdef, s.params, s.batch_stats, b, jax.random.key(1), jitted.perceptual_params, jitted.spec
-        )
-    )(state, sharding.make_global_batch(batch, mesh))
+    (loss, (logits, scalars, _)), _ = one_loss_and_grads(
+        jitted, state, sharding.make_global_batch(batch, mesh), jax.random.key(1)
+    )
     first = {k: float(v) for k, v in scalars.items()}
     # The emotion part recomputed here from the logits: mean cross-entropy of the labels, in float64.
     logits = np.asarray(logits, np.float64)
@@ -129,11 +126,7 @@ def test_separate_batch_norm_keeps_running_statistics_of_clean_images_only(batch
     mesh, jitted = jitted_for(config, jax.devices()[:1])
     state = jitted.init(jax.random.key(0))
     batch = sharding.make_global_batch(random_batch(0), mesh)
-    (_, (_, _, new_statistics)), _ = jax.jit(
-        lambda s, b: loss_and_grads(
-            jitted.graphdef, s.params, s.batch_stats, b, jax.random.key(1), jitted.perceptual_params, jitted.spec
-        )
-    )(state, batch)
+    (_, (_, _, new_statistics)), _ = one_loss_and_grads(jitted, state, batch, jax.random.key(1))
     # What one training-mode pass over the clean images alone leaves in the running statistics.
     model = nnx.merge(jitted.graphdef, state.params, state.batch_stats, copy=True)
     model.train()
@@ -162,11 +155,7 @@ def test_with_both_views_the_emotion_loss_is_the_mean_of_the_clean_and_the_prete
         mesh, jitted = jitted_for(config, jax.devices()[:1])
         state = jitted.init(jax.random.key(0))
         batch = sharding.make_global_batch(random_batch(0), mesh)
-        (_, (_, scalars, _)), _ = jax.jit(
-            lambda s, b, j=jitted: loss_and_grads(
-                j.graphdef, s.params, s.batch_stats, b, rng, j.perceptual_params, j.spec
-            )
-        )(state, batch)
+        (_, (_, scalars, _)), _ = one_loss_and_grads(jitted, state, batch, rng)
         losses[view] = float(scalars["emotion_loss"])
     # The pretext view's loss recomputed here: the same views (same key), one training-mode pass over them alone.
     images = to_model_input(batch["image"], np.float32)

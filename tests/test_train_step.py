@@ -12,7 +12,7 @@ from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
 from hmtl_jax.training.optimizer import create_optimizer
-from tests.helpers import jitted_for, tiny_config
+from tests.helpers import evaluate_once, jitted_for, tiny_config
 
 
 def _batch(n=16, size=32, seed=0):
@@ -33,7 +33,7 @@ def _setup(config, devices):
 def _loss_and_grads_on(devices, config, batch):
     mesh, _, state, state_sh = _setup(config, devices)
     graphdef = model_graphdef(config, 8)
-    fn = jax.jit(
+    (loss, (logits, _, stats)), grads = evaluate_once(
         lambda s, b: loss_and_grads(
             graphdef,
             s.params,
@@ -43,9 +43,10 @@ def _loss_and_grads_on(devices, config, batch):
             (),
             MultitaskSpec(dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1),
         ),
+        state,
+        sharding.make_global_batch(batch, mesh),
         in_shardings=(state_sh, sharding.batch_sharding(mesh)),
     )
-    (loss, (logits, _, stats)), grads = fn(state, sharding.make_global_batch(batch, mesh))
     return jax.device_get((loss, logits, stats, grads))
 
 
