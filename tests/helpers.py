@@ -95,8 +95,8 @@ def jitted_for(config, devices=None):
 
 def evaluate_once(fn, *args, **jit_kwargs):
     """`fn(*args)`, jitted (with `jit_kwargs`) and compiled without XLA's backend optimisations: for programs a test
-    evaluates once, where compiling is nearly all the cost. It compiles in about half the time (tests of
-    tests/test_hmtl_step.py: 102 s -> 76 s in one process); the trainer's own steps, which run many times, keep XLA's
+    evaluates once, where compiling is nearly all the cost (docs/PERFORMANCE.md: the eight such tests of
+    tests/test_hmtl_step.py took 76 s instead of 102 s). The trainer's own steps, which run many times, keep XLA's
     defaults."""
     return jax.jit(fn, **jit_kwargs).lower(*args).compile({"xla_backend_optimization_level": 0})(*args)
 
