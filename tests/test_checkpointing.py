@@ -27,6 +27,10 @@ def _state(mesh):
     }
 
 
+def _checkpointer(tmp_path) -> Checkpointer:
+    return Checkpointer(epath.Path(tmp_path), every_steps=2, max_to_keep=2)
+
+
 def _iterator():
     return iter(grain.MapDataset.range(10).to_iter_dataset())
 
@@ -56,14 +60,14 @@ def test_a_save_on_eight_devices_compiles_no_program_and_restores_exactly(tmp_pa
     # program per distinct slice, for one process to write them all.
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
-        checkpointer = Checkpointer(epath.Path(tmp_path), every_steps=2, max_to_keep=2)
+        checkpointer = _checkpointer(tmp_path)
         assert checkpointer.maybe_save(6, state, _iterator())
         checkpointer.close()
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
     assert compiled == []
 
-    restored = Checkpointer(epath.Path(tmp_path), every_steps=2, max_to_keep=2).restore(_abstract(state), _iterator())
+    restored = _checkpointer(tmp_path).restore(_abstract(state), _iterator())
     _assert_same(restored, state)
 
 
@@ -74,6 +78,6 @@ def test_a_checkpoint_in_orbax_standard_format_restores(tmp_path):
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), data=grain.checkpoint.CheckpointSave(iterator))
         manager.save(4, args=args)
     resumed = _iterator()
-    restored = Checkpointer(epath.Path(tmp_path), every_steps=2, max_to_keep=2).restore(_abstract(state), resumed)
+    restored = _checkpointer(tmp_path).restore(_abstract(state), resumed)
     _assert_same(restored, state)
     assert next(resumed) == 1  # the data position came back too

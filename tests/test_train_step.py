@@ -7,11 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from hmtl_jax.models.from_config import compute_dtype, model_graphdef
+from hmtl_jax.models.from_config import compute_dtype
 from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
-from hmtl_jax.training.optimizer import create_optimizer
 from tests.helpers import evaluate_once, jitted_for, tiny_config
 
 
@@ -23,19 +22,11 @@ def _batch(n=16, size=32, seed=0):
     }
 
 
-def _setup(config, devices):
-    """(mesh, optimiser, fresh state, state shardings) as the trainer makes them (`jit_training`: 4 steps an epoch)."""
-    mesh, jitted = jitted_for(config, devices)
-    tx, _ = create_optimizer(config, steps_per_epoch=4, total_steps=4 * config.num_epochs)  # jit_training's
-    return mesh, tx, jitted.init(jax.random.key(0)), jitted.state_shardings
-
-
 def _loss_and_grads_on(devices, config, batch):
-    mesh, _, state, state_sh = _setup(config, devices)
-    graphdef = model_graphdef(config, 8)
+    mesh, jitted = jitted_for(config, devices)
     (loss, (logits, _, stats)), grads = evaluate_once(
         lambda s, b: loss_and_grads(
-            graphdef,
+            jitted.graphdef,
             s.params,
             s.batch_stats,
             b,
@@ -43,9 +34,9 @@ def _loss_and_grads_on(devices, config, batch):
             (),
             MultitaskSpec(dtype=compute_dtype(config), class_weights=jnp.linspace(0.5, 2.0, 8), label_smoothing=0.1),
         ),
-        state,
+        jitted.init(jax.random.key(0)),
         sharding.make_global_batch(batch, mesh),
-        in_shardings=(state_sh, sharding.batch_sharding(mesh)),
+        in_shardings=(jitted.state_shardings, jitted.batch_sharding),
     )
     return jax.device_get((loss, logits, stats, grads))
 
@@ -70,17 +61,11 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     config = tiny_config(**{"sharding.strategy": strategy})
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
-        mesh, tx, state, state_sh = _setup(config, devices)
-        step = steps.jit_train_step(
-            model_graphdef(config, 8),
-            tx,
-            MultitaskSpec.from_config(config, None, None),
-            state_sh,
-            sharding.batch_sharding(mesh),
-        )
+        mesh, jitted = jitted_for(config, devices)
+        state = jitted.init(jax.random.key(0))
         losses = []
         for i in range(3):
-            state, metrics, _ = step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
+            state, metrics, _ = jitted.train_step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
             losses.append(float(metrics.compute()["loss"]))
         results.append((losses, jax.device_get(state.params)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
@@ -89,7 +74,8 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
 
 def test_fsdp_shards_large_parameters_over_the_mesh():
     config = tiny_config(**{"sharding.strategy": "fsdp"})
-    _, _, state, _ = _setup(config, jax.devices())
+    _, jitted = jitted_for(config)
+    state = jitted.init(jax.random.key(0))
     shard_counts = [
         len({tuple((i.start, i.stop) for i in shard.index) for shard in leaf.addressable_shards})
         for leaf in jax.tree.leaves(state.params)
@@ -99,14 +85,8 @@ def test_fsdp_shards_large_parameters_over_the_mesh():
 
 def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
-    mesh, tx, state, state_sh = _setup(config, jax.devices())
-    step = steps.jit_train_step(
-        model_graphdef(config, 8),
-        tx,
-        MultitaskSpec.from_config(config, None, None),
-        state_sh,
-        sharding.batch_sharding(mesh),
-    )
+    mesh, jitted = jitted_for(config)
+    state, step = jitted.init(jax.random.key(0)), jitted.train_step
     batch = sharding.make_global_batch(_batch(), mesh)
     # Every convolution and matrix product of the step, forward and backward, multiplies bf16 operands.
     program = step.lower(state, batch, ()).as_text()
@@ -125,12 +105,14 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
 
 def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     config = tiny_config()
-    mesh, tx, state, state_sh = _setup(config, jax.devices())
+    mesh, jitted = jitted_for(config)
+    state = jitted.init(jax.random.key(0))
     batch = sharding.make_global_batch(_batch(), mesh)
-    graphdef = model_graphdef(config, 8)
     # Infinite class weights make the loss infinite and the gradients NaN, as a real divergence would.
     poisoned = MultitaskSpec.from_config(config, np.full(8, np.inf, np.float32), None)
-    step = steps.jit_train_step(graphdef, tx, poisoned, state_sh, sharding.batch_sharding(mesh))
+    step = steps.jit_train_step(
+        jitted.graphdef, jitted.optimizer, poisoned, jitted.state_shardings, jitted.batch_sharding
+    )
     before = jax.device_get(state)
     after, _, health = step(state, batch, ())
     assert not bool(health["finite"]) and not np.isfinite(float(health["loss"]))
@@ -138,10 +120,7 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     for name in ("params", "batch_stats", "opt_state"):
         jax.tree.map(np.testing.assert_array_equal, jax.device_get(getattr(after, name)), getattr(before, name))
 
-    healthy = steps.jit_train_step(
-        graphdef, tx, MultitaskSpec.from_config(config, None, None), state_sh, sharding.batch_sharding(mesh)
-    )
-    updated, _, health = healthy(after, batch, ())
+    updated, _, health = jitted.train_step(after, batch, ())
     assert bool(health["finite"])
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), jax.device_get(updated.params), before.params)
     assert any(jax.tree.leaves(changed))

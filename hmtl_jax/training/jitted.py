@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import ml_collections
 import numpy as np
+import optax
 from jax.sharding import Mesh, NamedSharding
 
 from hmtl_jax.models import vgg16
@@ -24,6 +25,7 @@ from hmtl_jax.training.step import jit_eval_step, jit_train_step
 
 @dataclasses.dataclass
 class JittedTraining:
+    optimizer: optax.GradientTransformation  # what train_step applies
     learning_rate: Callable[[int], float]
     graphdef: Any
     init: Callable  # PRNG key -> fresh TrainState, already laid out with `state_shardings`
@@ -70,6 +72,7 @@ def jit_training(
     state_shardings = sharding.state_shardings(abstract_state, mesh, config.sharding.strategy)
     batch_sharding = sharding.batch_sharding(mesh)
     return JittedTraining(
+        optimizer=tx,
         learning_rate=learning_rate,
         graphdef=graphdef,
         # The state is created by a jitted function whose outputs already have their final shardings.
