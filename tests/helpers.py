@@ -6,7 +6,6 @@ import json
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -93,12 +92,23 @@ def jitted_for(config, devices=None):
     return mesh, jitted
 
 
+# XLA's backend optimisations (LLVM's, after the HLO passes that partition a program over the devices) cost a
+# third of a compile and save time only over many runs of the program.
+FEW_RUNS = {"xla_backend_optimization_level": 0}
+
+
 def evaluate_once(fn, *args, **jit_kwargs):
     """`fn(*args)`, jitted (with `jit_kwargs`) and compiled without XLA's backend optimisations: for programs a test
     evaluates once, where compiling is nearly all the cost (docs/PERFORMANCE.md: the eight such tests of
-    tests/test_hmtl_step.py took 76 s instead of 102 s). The trainer's own steps, which run many times, keep XLA's
-    defaults."""
-    return jax.jit(fn, **jit_kwargs).lower(*args).compile({"xla_backend_optimization_level": 0})(*args)
+    tests/test_hmtl_step.py took 76 s instead of 102 s)."""
+    return jax.jit(fn, **jit_kwargs).lower(*args).compile(FEW_RUNS)(*args)
+
+
+def for_a_few_steps(jitted_step, *args):
+    """`jitted_step` (the trainer's own jitted function: its shardings, its donation, its partitioned program)
+    compiled for `args` without XLA's backend optimisations, for tests that run it a few times: each compile takes
+    about a third less and each step up to 1.7x longer (docs/PERFORMANCE.md). Both sides of a comparison use it."""
+    return jitted_step.lower(*args).compile(FEW_RUNS)
 
 
 def one_loss_and_grads(jitted, state, batch, rng):
@@ -119,5 +129,6 @@ def backbone_grad_norm(config, batch_seed=0):
     state = jitted.init(jax.random.key(0))
     batch = sharding.make_global_batch(random_batch(batch_seed), mesh)
     (_, (_, scalars, _)), grads = one_loss_and_grads(jitted, state, batch, jax.random.key(1))
-    norm = float(jnp.sqrt(sum(jnp.sum(g**2) for g in jax.tree.leaves(grads["backbone"]))))
+    grads = jax.device_get(grads)  # NumPy from here: each eager jnp operation on a new shape compiles a program
+    norm = float(np.sqrt(sum(np.sum(np.square(g)) for g in jax.tree.leaves(grads["backbone"]))))
     return norm, {k: float(v) for k, v in scalars.items()}, grads

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from hmtl_jax.runtime import sharding
-from tests.helpers import backbone_grad_norm, jitted_for, one_loss_and_grads, random_batch, tiny_config
+from tests.helpers import (
+    backbone_grad_norm,
+    evaluate_once,
+    for_a_few_steps,
+    jitted_for,
+    one_loss_and_grads,
+    random_batch,
+    tiny_config,
+)
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
 
@@ -14,11 +22,11 @@ HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
 def _run_steps(config, count=2, devices=None):
     mesh, jitted = jitted_for(config, devices)
     state = jitted.init(jax.random.key(0))
+    batches = [sharding.make_global_batch(random_batch(i), mesh) for i in range(count)]
+    step = for_a_few_steps(jitted.train_step, state, batches[0], jitted.perceptual_params)
     history = []
-    for i in range(count):
-        state, metrics, _ = jitted.train_step(
-            state, sharding.make_global_batch(random_batch(i), mesh), jitted.perceptual_params
-        )
+    for batch in batches:
+        state, metrics, _ = step(state, batch, jitted.perceptual_params)
         history.append({k: float(v) for k, v in metrics.compute().items()})
     return jax.device_get(state), history
 
@@ -127,12 +135,18 @@ def test_separate_batch_norm_keeps_running_statistics_of_clean_images_only(batch
     state = jitted.init(jax.random.key(0))
     batch = sharding.make_global_batch(random_batch(0), mesh)
     (_, (_, _, new_statistics)), _ = one_loss_and_grads(jitted, state, batch, jax.random.key(1))
-    # What one training-mode pass over the clean images alone leaves in the running statistics.
-    model = nnx.merge(jitted.graphdef, state.params, state.batch_stats, copy=True)
-    model.train()
-    model.features(to_model_input(batch["image"], np.float32))
-    clean_only = jax.tree.leaves(nnx.state(model, nnx.BatchStat))
-    pairs = zip(jax.tree.leaves(new_statistics), clean_only, strict=True)
+
+    def clean_pass(params, batch_stats, images):
+        """What one training-mode pass over the clean images alone leaves in the running statistics."""
+        model = nnx.merge(jitted.graphdef, params, batch_stats)
+        model.train()
+        model.features(to_model_input(images, np.float32))
+        return nnx.state(model, nnx.BatchStat)
+
+    clean_only = evaluate_once(clean_pass, state.params, state.batch_stats, batch["image"])
+    pairs = zip(
+        jax.tree.leaves(jax.device_get(new_statistics)), jax.tree.leaves(jax.device_get(clean_only)), strict=True
+    )
     differences = [float(np.max(np.abs(a - b))) for a, b in pairs]
     if batch_norm == "separate":
         assert max(differences) < 1e-5, "the masked and puzzled images leaked into the running statistics"
@@ -157,11 +171,15 @@ def test_with_both_views_the_emotion_loss_is_the_mean_of_the_clean_and_the_prete
         batch = sharding.make_global_batch(random_batch(0), mesh)
         (_, (_, scalars, _)), _ = one_loss_and_grads(jitted, state, batch, rng)
         losses[view] = float(scalars["emotion_loss"])
-    # The pretext view's loss recomputed here: the same views (same key), one training-mode pass over them alone.
-    images = to_model_input(batch["image"], np.float32)
-    views = build_views(images, jax.random.fold_in(rng, 1), jitted.spec.pretext, jitted.spec.permutation_set)
-    model = nnx.merge(jitted.graphdef, state.params, state.batch_stats, copy=True)
-    model.train()
-    view_loss = float(emotion_loss(model.head(model.features(views["view"])[-1]), batch["label"]))
+
+    def view_loss(params, batch_stats, batch):
+        """The pretext view's loss recomputed: the same views (same key), one training-mode pass over them alone."""
+        images = to_model_input(batch["image"], np.float32)
+        views = build_views(images, jax.random.fold_in(rng, 1), jitted.spec.pretext, jitted.spec.permutation_set)
+        model = nnx.merge(jitted.graphdef, params, batch_stats)
+        model.train()
+        return emotion_loss(model.head(model.features(views["view"])[-1]), batch["label"])
+
+    view_loss = float(evaluate_once(view_loss, state.params, state.batch_stats, batch))
     assert losses["both"] == pytest.approx(0.5 * (losses["clean"] + view_loss), rel=1e-5)
     assert abs(view_loss - losses["clean"]) > 1e-3  # the two views really differ

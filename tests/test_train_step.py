@@ -11,7 +11,7 @@ from hmtl_jax.models.from_config import compute_dtype
 from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
-from tests.helpers import evaluate_once, jitted_for, tiny_config
+from tests.helpers import FEW_RUNS, evaluate_once, for_a_few_steps, jitted_for, tiny_config
 
 
 def _batch(n=16, size=32, seed=0):
@@ -63,9 +63,11 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     for devices in (jax.devices()[:1], jax.devices()):
         mesh, jitted = jitted_for(config, devices)
         state = jitted.init(jax.random.key(0))
+        batches = [sharding.make_global_batch(_batch(seed=i), mesh) for i in range(3)]
+        step = for_a_few_steps(jitted.train_step, state, batches[0], ())
         losses = []
-        for i in range(3):
-            state, metrics, _ = jitted.train_step(state, sharding.make_global_batch(_batch(seed=i), mesh), ())
+        for batch in batches:
+            state, metrics, _ = step(state, batch, ())
             losses.append(float(metrics.compute()["loss"]))
         results.append((losses, jax.device_get(state.params)))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
@@ -86,15 +88,17 @@ def test_fsdp_shards_large_parameters_over_the_mesh():
 def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
     mesh, jitted = jitted_for(config)
-    state, step = jitted.init(jax.random.key(0)), jitted.train_step
+    state = jitted.init(jax.random.key(0))
     batch = sharding.make_global_batch(_batch(), mesh)
     # Every convolution and matrix product of the step, forward and backward, multiplies bf16 operands.
-    program = step.lower(state, batch, ()).as_text()
+    lowered = jitted.train_step.lower(state, batch, ())
+    program = lowered.as_text()
     products = re.findall(
         r"stablehlo\.(?:convolution|dot_general)\b.*: \(tensor<[^>]*x(\w+)>, tensor<[^>]*x(\w+)>\)", program
     )
     assert len(products) >= 30, f"expected the network's convolutions in the step, found {len(products)}"
     assert {dtype for pair in products for dtype in pair} == {"bf16"}
+    step = lowered.compile(FEW_RUNS)  # as for_a_few_steps, from the program inspected above
     losses = []
     for _ in range(8):
         state, metrics, _ = step(state, batch, ())
@@ -114,13 +118,13 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
         jitted.graphdef, jitted.optimizer, poisoned, jitted.state_shardings, jitted.batch_sharding
     )
     before = jax.device_get(state)
-    after, _, health = step(state, batch, ())
+    after, _, health = for_a_few_steps(step, state, batch, ())(state, batch, ())
     assert not bool(health["finite"]) and not np.isfinite(float(health["loss"]))
     assert int(after.step) == int(before.step) + 1
     for name in ("params", "batch_stats", "opt_state"):
         jax.tree.map(np.testing.assert_array_equal, jax.device_get(getattr(after, name)), getattr(before, name))
 
-    updated, _, health = jitted.train_step(after, batch, ())
+    updated, _, health = for_a_few_steps(jitted.train_step, after, batch, ())(after, batch, ())
     assert bool(health["finite"])
     changed = jax.tree.map(lambda a, b: not np.array_equal(a, b), jax.device_get(updated.params), before.params)
     assert any(jax.tree.leaves(changed))
