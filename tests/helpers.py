@@ -107,7 +107,7 @@ def evaluate_once(fn, *args, **jit_kwargs):
 def for_a_few_steps(jitted_step, *args):
     """`jitted_step` (the trainer's own jitted function: its shardings, its donation, its partitioned program)
     compiled for `args` without XLA's backend optimisations, for tests that run it a few times: each compile takes
-    about a third less and each step up to 1.7x longer (docs/PERFORMANCE.md). Both sides of a comparison use it."""
+    about a third less and each step 1.3-1.7x longer (docs/PERFORMANCE.md). Both sides of a comparison use it."""
     return jitted_step.lower(*args).compile(FEW_RUNS)
 
 
