@@ -92,8 +92,8 @@ def jitted_for(config, devices=None):
     return mesh, jitted
 
 
-# XLA's backend optimisations (LLVM's, after the HLO passes that partition a program over the devices) cost a
-# third of a compile and save time only over many runs of the program.
+# XLA's backend optimisations (LLVM's, after the HLO passes that partition a program over the devices) cost 15-41 %
+# of a compile and save time only over many runs of the program (docs/PERFORMANCE.md).
 FEW_RUNS = {"xla_backend_optimization_level": 0}
 
 
@@ -106,8 +106,9 @@ def evaluate_once(fn, *args, **jit_kwargs):
 
 def for_a_few_steps(jitted_step, *args):
     """`jitted_step` (the trainer's own jitted function: its shardings, its donation, its partitioned program)
-    compiled for `args` without XLA's backend optimisations, for tests that run it a few times: each compile takes
-    about a third less and each step 1.3-1.7x longer (docs/PERFORMANCE.md). Both sides of a comparison use it."""
+    compiled for `args` without XLA's backend optimisations, for tests that run it a few times: compiling took
+    15-41 % less time and each step 1.3-1.6x longer (docs/PERFORMANCE.md). Both sides of a comparison use it: the
+    values differ from the default's in the last bits."""
     return jitted_step.lower(*args).compile(FEW_RUNS)
 
 
