@@ -172,7 +172,7 @@ def test_with_both_views_the_emotion_loss_is_the_mean_of_the_clean_and_the_prete
         (_, (_, scalars, _)), _ = one_loss_and_grads(jitted, state, batch, rng)
         losses[view] = float(scalars["emotion_loss"])
 
-    def view_loss(params, batch_stats, batch):
+    def pretext_view_loss(params, batch_stats, batch):
         """The pretext view's loss recomputed: the same views (same key), one training-mode pass over them alone."""
         images = to_model_input(batch["image"], np.float32)
         views = build_views(images, jax.random.fold_in(rng, 1), jitted.spec.pretext, jitted.spec.permutation_set)
@@ -180,6 +180,6 @@ def test_with_both_views_the_emotion_loss_is_the_mean_of_the_clean_and_the_prete
         model.train()
         return emotion_loss(model.head(model.features(views["view"])[-1]), batch["label"])
 
-    view_loss = float(evaluate_once(view_loss, state.params, state.batch_stats, batch))
+    view_loss = float(evaluate_once(pretext_view_loss, state.params, state.batch_stats, batch))
     assert losses["both"] == pytest.approx(0.5 * (losses["clean"] + view_loss), rel=1e-5)
     assert abs(view_loss - losses["clean"]) > 1e-3  # the two views really differ
