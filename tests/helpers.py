@@ -112,6 +112,21 @@ def for_a_few_steps(jitted_step, *args):
     return jitted_step.lower(*args).compile(FEW_RUNS)
 
 
+def run_steps(config, count=2, devices=None):
+    """(the state on the host, [metrics of each step]) after `count` train steps of a fresh model on `devices`
+    (default: all), one random batch of the config's image size each, with the trainer's own step."""
+    mesh, jitted = jitted_for(config, devices)
+    state = jitted.init(jax.random.key(0))
+    size = config.data.image_size
+    batches = [sharding.make_global_batch(random_batch(i, size=size), mesh) for i in range(count)]
+    step = for_a_few_steps(jitted.train_step, state, batches[0], jitted.perceptual_params)
+    history = []
+    for batch in batches:
+        state, metrics, _ = step(state, batch, jitted.perceptual_params)
+        history.append({k: float(v) for k, v in metrics.compute().items()})
+    return jax.device_get(state), history
+
+
 def one_loss_and_grads(jitted, state, batch, rng):
     """`loss_and_grads` of `jitted`'s model and tasks on one batch, as its train step computes them:
     ((loss, (logits, task scalars, new batch statistics)), gradients)."""

@@ -9,31 +9,19 @@ from hmtl_jax.runtime import sharding
 from tests.helpers import (
     backbone_grad_norm,
     evaluate_once,
-    for_a_few_steps,
     jitted_for,
     one_loss_and_grads,
     random_batch,
+    run_steps,
     tiny_config,
 )
 
 HMTL = {"data.image_size": 48, "jigsaw.weight": 1.0, "inpaint.weight": 1.0}
 
 
-def _run_steps(config, count=2, devices=None):
-    mesh, jitted = jitted_for(config, devices)
-    state = jitted.init(jax.random.key(0))
-    batches = [sharding.make_global_batch(random_batch(i), mesh) for i in range(count)]
-    step = for_a_few_steps(jitted.train_step, state, batches[0], jitted.perceptual_params)
-    history = []
-    for batch in batches:
-        state, metrics, _ = step(state, batch, jitted.perceptual_params)
-        history.append({k: float(v) for k, v in metrics.compute().items()})
-    return jax.device_get(state), history
-
-
 def test_with_both_auxiliary_weights_zero_the_step_is_the_sl_step():
     one = jax.devices()[:1]  # the comparison is of the steps' arithmetic; the sharded steps are tested below
-    sl_state, sl_history = _run_steps(tiny_config(**{"data.image_size": 48}), devices=one)
+    sl_state, sl_history = run_steps(tiny_config(**{"data.image_size": 48}), devices=one)
     # Every pretext setting changed, only the weights at 0: nothing of the tasks may leak into the step.
     off = tiny_config(
         **{
@@ -46,7 +34,7 @@ def test_with_both_auxiliary_weights_zero_the_step_is_the_sl_step():
             "pretext.combine": "split",
         }
     )
-    off_state, off_history = _run_steps(off, devices=one)
+    off_state, off_history = run_steps(off, devices=one)
     assert [h["loss"] for h in off_history] == [h["loss"] for h in sl_history]
     jax.tree.map(np.testing.assert_array_equal, off_state.params, sl_state.params)
     jax.tree.map(np.testing.assert_array_equal, off_state.batch_stats, sl_state.batch_stats)
@@ -91,8 +79,8 @@ def test_joint_step_on_eight_devices_matches_one_device(combine, view):
             "optimizer.learning_rate": 0.05,
         },
     )
-    one_state, one = _run_steps(config, 3, jax.devices()[:1])
-    eight_state, eight = _run_steps(config, 3, jax.devices())
+    one_state, one = run_steps(config, 3, jax.devices()[:1])
+    eight_state, eight = run_steps(config, 3, jax.devices())
     for a, b in zip(one, eight, strict=True):
         assert a.keys() == b.keys() >= {"emotion_loss", "jigsaw_loss", "jigsaw_accuracy", "pixel_loss"}
         for key in a:

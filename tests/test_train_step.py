@@ -11,15 +11,7 @@ from hmtl_jax.models.from_config import compute_dtype
 from hmtl_jax.runtime import sharding
 from hmtl_jax.training import step as steps
 from hmtl_jax.training.multitask_loss import MultitaskSpec, loss_and_grads
-from tests.helpers import FEW_RUNS, evaluate_once, for_a_few_steps, jitted_for, tiny_config
-
-
-def _batch(n=16, size=32, seed=0):
-    rng = np.random.default_rng(seed)
-    return {
-        "image": rng.integers(0, 256, (n, size, size, 3), dtype=np.uint8),
-        "label": rng.integers(0, 8, n).astype(np.int32),
-    }
+from tests.helpers import FEW_RUNS, evaluate_once, for_a_few_steps, jitted_for, random_batch, run_steps, tiny_config
 
 
 def _loss_and_grads_on(devices, config, batch):
@@ -44,7 +36,7 @@ def _loss_and_grads_on(devices, config, batch):
 def test_eight_devices_give_the_same_loss_and_gradients_as_one():
     assert jax.device_count() == 8, "tests/conftest.py should simulate 8 CPU devices"
     config = tiny_config()
-    batch = _batch()
+    batch = random_batch(size=config.data.image_size)
     one = _loss_and_grads_on(jax.devices()[:1], config, batch)
     eight = _loss_and_grads_on(jax.devices(), config, batch)
     np.testing.assert_allclose(one[0], eight[0], rtol=1e-5)
@@ -61,15 +53,8 @@ def test_train_steps_on_eight_devices_match_one_device(strategy):
     config = tiny_config(**{"sharding.strategy": strategy})
     results = []
     for devices in (jax.devices()[:1], jax.devices()):
-        mesh, jitted = jitted_for(config, devices)
-        state = jitted.init(jax.random.key(0))
-        batches = [sharding.make_global_batch(_batch(seed=i), mesh) for i in range(3)]
-        step = for_a_few_steps(jitted.train_step, state, batches[0], ())
-        losses = []
-        for batch in batches:
-            state, metrics, _ = step(state, batch, ())
-            losses.append(float(metrics.compute()["loss"]))
-        results.append((losses, jax.device_get(state.params)))
+        state, history = run_steps(config, 3, devices)
+        results.append(([h["loss"] for h in history], state.params))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-4)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5), results[0][1], results[1][1])
 
@@ -89,7 +74,7 @@ def test_bf16_step_keeps_fp32_parameters_and_learns():
     config = tiny_config(half_precision=True)
     mesh, jitted = jitted_for(config)
     state = jitted.init(jax.random.key(0))
-    batch = sharding.make_global_batch(_batch(), mesh)
+    batch = sharding.make_global_batch(random_batch(size=config.data.image_size), mesh)
     # Every convolution and matrix product of the step, forward and backward, multiplies bf16 operands.
     lowered = jitted.train_step.lower(state, batch, ())
     program = lowered.as_text()
@@ -111,7 +96,7 @@ def test_a_step_with_a_non_finite_loss_changes_nothing_but_the_step():
     config = tiny_config()
     mesh, jitted = jitted_for(config)
     state = jitted.init(jax.random.key(0))
-    batch = sharding.make_global_batch(_batch(), mesh)
+    batch = sharding.make_global_batch(random_batch(size=config.data.image_size), mesh)
     # Infinite class weights make the loss infinite and the gradients NaN, as a real divergence would.
     poisoned = MultitaskSpec.from_config(config, np.full(8, np.inf, np.float32), None)
     step = steps.jit_train_step(
