@@ -341,6 +341,7 @@ def test_arrays_pil_images_and_paths_are_the_same_face(tmp_path, workdir, faces)
         predictor.predict([faces[0].astype(np.float32)])
 
 
+@pytest.mark.slow
 def test_the_predict_benchmark_times_detection_and_classification_apart():
     command = [sys.executable, "-m", "hmtl_jax.tools.benchmark", "predict", "--photos=4", "--models=resnet_tiny:32",
                "--batch_size=4"]  # fmt: skip

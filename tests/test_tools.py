@@ -340,6 +340,7 @@ def test_the_committed_results_tables_are_rendered_from_the_committed_records():
     )
 
 
+@pytest.mark.slow
 def test_init_benchmark_compares_the_default_and_the_trainers_initialisation():
     result = subprocess.run(
         [sys.executable, "-m", "hmtl_jax.tools.benchmark", "init", "--models", "resnet_tiny", "--image_size", "32"],
