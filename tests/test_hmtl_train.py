@@ -63,6 +63,7 @@ def test_hmtl_resumes_to_the_same_state_as_an_uninterrupted_run(tmp_path, cache_
         np.testing.assert_array_equal(a[key], b[key], err_msg=str(key))
 
 
+@pytest.mark.slow
 def test_resuming_with_another_permutation_set_is_refused(tmp_path):
     workdir = str(tmp_path / "run")
     train_and_evaluate(tiny_config(stop_at_step=1, **HMTL), workdir)
