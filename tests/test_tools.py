@@ -128,8 +128,9 @@ def _agrees(printed: float, decimals: int, value_range) -> bool:
 def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     cache = str(tmp_path / "cache")
     sl = write_config_file(tmp_path, "sl", cache, **{"data.image_size": 48})
-    # One pretext task is enough to compare two configs (the in-painting decoder only adds compile time).
-    puzzle = write_config_file(tmp_path, "puzzle", cache, **{"data.image_size": 48, "jigsaw.weight": 1.0})
+    # The second config is the first with overrides of its own: one pretext task is enough to compare two configs
+    # (the in-painting decoder only adds compile time), and its batch of 8 shows in its img/s.
+    puzzle = f"{sl}:jigsaw.weight=1.0:batch_size=8"
     result = subprocess.run(
         [sys.executable, "-m", "hmtl_jax.tools.benchmark", "step_time", sl, puzzle, "--steps=2", "--rounds=2"],
         cwd=REPO,
@@ -143,12 +144,12 @@ def test_step_time_benchmark_prints_ratios_to_the_first_config(tmp_path):
     assert [row[0] for row in rows] == [sl, puzzle]
     # No timing claim here (this machine is shared): the table is complete and the reference's ratio is 1.
     assert rows[0][3] == "1.00x" and float(rows[1][1]) > 0 and float(rows[1][3][:-1]) > 0
-    # The figures agree with each other: the ratio is the printed step times' ratio and img/s the batch of 16 over
-    # the step time, up to the rounding of what is printed (ms/step to 0.1, img/s to 1, the ratio to 0.01).
+    # The figures agree with each other: the ratio is the printed step times' ratio and img/s each batch (16, 8)
+    # over the step time, up to the rounding of what is printed (ms/step to 0.1, img/s to 1, the ratio to 0.01).
     (sl_ms, puzzle_ms), ratio = (float(row[1]) for row in rows), float(rows[1][3][:-1])
     assert _agrees(ratio, 2, _quotient(puzzle_ms, 0.05, sl_ms, 0.05)), (ratio, puzzle_ms, sl_ms)
-    for row in rows:
-        assert _agrees(float(row[2]), 0, _quotient(16_000, 0, float(row[1]), 0.05)), row
+    for row, batch in zip(rows, (16, 8), strict=True):
+        assert _agrees(float(row[2]), 0, _quotient(1_000 * batch, 0, float(row[1]), 0.05)), row
 
 
 def test_data_pipeline_benchmark_prepares_a_sample_release_and_reads_it(tmp_path):

@@ -1,7 +1,7 @@
 """ResNets as torchvision builds them (v1.5: a bottleneck's stride sits on its 3x3 conv, not the first 1x1).
 
-One generic `ResNet`, driven by a `ResNetSpec` row, covers resnet18/resnet50 and the small `resnet_tiny` for CPU
-demos. BatchNorm: momentum 0.9 (PyTorch's 0.1, see layers.BN_MOMENTUM), epsilon 1e-5 as PyTorch.
+One generic `ResNet`, driven by a `ResNetSpec` row, covers resnet18/resnet50 and the small `resnet_tiny` and
+`resnet_micro` for CPU runs. BatchNorm: momentum 0.9 (PyTorch's 0.1, see layers.BN_MOMENTUM), epsilon 1e-5 as PyTorch.
 The last BatchNorm of each residual branch starts at zero scale (torchvision's `zero_init_residual=True`, Goyal et
 al. 2017), so every block starts as the identity; it trains from scratch more stably and changes no count.
 """
@@ -75,6 +75,9 @@ RESNETS: dict[str, ResNetSpec] = {
     "resnet18": ResNetSpec((2, 2, 2, 2), BasicBlock),
     "resnet50": ResNetSpec((3, 4, 6, 3), Bottleneck),
     "resnet_tiny": ResNetSpec((1, 1, 1, 1), BasicBlock, widths=(32, 64, 128, 256), stem="small"),
+    # resnet_tiny at half the width: a quarter of its multiply-adds, and its 48 px train step on 2 CPU cores 3.5x
+    # faster (docs/PERFORMANCE.md). The README's demo trains it (configs/demo.py).
+    "resnet_micro": ResNetSpec((1, 1, 1, 1), BasicBlock, widths=(16, 32, 64, 128), stem="small"),
 }
 
 

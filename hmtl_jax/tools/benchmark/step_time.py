@@ -1,6 +1,10 @@
 """Train-step time of several configs, side by side on this machine.
 
     python -m hmtl_jax.tools.benchmark step_time configs/synthetic_sl.py configs/synthetic_puzzle.py ... [--set k=v]
+    python -m hmtl_jax.tools.benchmark step_time configs/demo.py configs/demo.py:model.name=resnet_tiny
+
+A config may carry overrides of its own after its path, `PATH:KEY=VALUE[:KEY=VALUE...]`, to time variants of one
+file; `--set` applies to every config.
 
 Times the jitted train step alone (the one training runs, from the same `training.jitted.jit_training`) on a
 fixed random batch already on device, so the figure is the device's work, not the input pipeline's. The configs
@@ -26,8 +30,15 @@ from hmtl_jax.training.jitted import jit_training
 NUM_CLASSES = 8
 
 
-def _prepare(path: str, overrides: list[str], mesh):
-    config = load_config(path, overrides)
+def split_config_argument(argument: str) -> tuple[str, list[str]]:
+    """`"configs/demo.py:model.name=resnet_tiny:batch_size=16"` -> ("configs/demo.py", ["model.name=...", ...])."""
+    path, *overrides = argument.split(":")
+    return path, overrides
+
+
+def _prepare(argument: str, overrides: list[str], mesh):
+    path, own_overrides = split_config_argument(argument)
+    config = load_config(path, [*overrides, *own_overrides])
     check_config(config)
     jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
     state = jitted.init(jax.random.key(0))
@@ -47,7 +58,9 @@ def run(argv: list[str]) -> list[dict]:
     parser = argparse.ArgumentParser(
         prog="python -m hmtl_jax.tools.benchmark step_time", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("configs", nargs="+", help="config files; the first is the reference (ratio 1.00)")
+    parser.add_argument(
+        "configs", nargs="+", help="config files, each PATH[:KEY=VALUE...]; the first is the reference (ratio 1.00)"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every config")
     parser.add_argument("--steps", type=int, default=20, help="steps per timed round")
     parser.add_argument("--rounds", type=int, default=5)
