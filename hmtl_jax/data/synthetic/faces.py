@@ -13,8 +13,8 @@ light, clutter, occlusion, camera), `PART_SIZES` (how big the class-carrying par
 
 Calibration (64 px, 12k train, balanced 2k validation): multinomial logistic regression on raw pixels stays near
 chance (`python -m hmtl_jax.data.synthetic.linear_probe`), while resnet_tiny trained from scratch with flips only
-(configs/demo.py) passes 80 % in about six epochs; neutral vs contempt (one raised lip corner) stays the hardest
-pair, as in AffectNet.
+(configs/demo.py's recipe) passes 80 % in about six epochs; neutral vs contempt (one raised lip corner) stays the
+hardest pair, as in AffectNet.
 """
 
 from __future__ import annotations
