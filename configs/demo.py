@@ -1,11 +1,11 @@
 """The README's demo: an emotion classifier on the embedded synthetic faces, on a laptop CPU, in minutes.
 
 Command:   python -m hmtl_jax.main --config=configs/demo.py --workdir=workdirs/demo
-Hardware:  any CPU; measured on a 2-core machine from a clean clone: 3 min 11 s, about 450 images/s, 1.3 GB of memory
-           (2026-11-30); 4 min 51 s, about 300 images/s on a slower one (2026-12-01).
-Expected:  validation accuracy 43.00 / 79.05 / 83.35 % after epochs 2 / 4 / 6 (macro-F1 83.46 % at the end; chance
-           12.5 %; 2026-12-01). Deterministic: a rerun from scratch on the same machine prints the same figures
-           (another CPU's float rounding moves them by a few points: training amplifies last-bit differences).
+Hardware:  any CPU; measured on the slower of our 2-core machines from a clean clone (2026-12-02): 2 min 49 s, 670-1,030
+           images/s, 0.8 GB of memory.
+Expected:  validation accuracy 44.90 / 73.70 / 82.55 / 85.25 / 85.30 % after epochs 2 / 4 / 6 / 8 / 10 (macro-F1
+           85.45 % at the end; chance 12.5 %). Deterministic: a rerun from scratch on the same machine prints the same
+           figures (another CPU's float rounding moves them by a few points: training amplifies last-bit differences).
 """
 
 from hmtl_jax.config.defaults import base_config
