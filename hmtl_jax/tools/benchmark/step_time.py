@@ -30,14 +30,14 @@ from hmtl_jax.training.jitted import jit_training
 NUM_CLASSES = 8
 
 
-def split_config_argument(argument: str) -> tuple[str, list[str]]:
+def _split_config_argument(argument: str) -> tuple[str, list[str]]:
     """`"configs/demo.py:model.name=resnet_tiny:batch_size=16"` -> ("configs/demo.py", ["model.name=...", ...])."""
     path, *overrides = argument.split(":")
     return path, overrides
 
 
 def _prepare(argument: str, overrides: list[str], mesh):
-    path, own_overrides = split_config_argument(argument)
+    path, own_overrides = _split_config_argument(argument)
     config = load_config(path, [*overrides, *own_overrides])
     check_config(config)
     jitted = jit_training(config, mesh, NUM_CLASSES, 100, None, permutation_set(config))
