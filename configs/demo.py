@@ -29,14 +29,10 @@ def get_config():
     c.input.augment = "none"
     c.input.eval_crop_fraction = 1.0
     # resnet_micro (resnet_tiny at half the width, 0.31 M parameters) for 10 epochs: its train step takes about a
-    # quarter of resnet_tiny's on 2 cores, so 10 epochs of it take less time than resnet_tiny's 6. Validation
-    # accuracy with seeds 0 / 1 / 2 (--config.seed), measured on the slower 2-core machine on 2026-12-02, with the
-    # time of the whole command:
-    #   resnet_micro, 10 epochs (this config)       85.30 / 83.50 / 83.80 %   2 min 55 s - 3 min 30 s
-    #   resnet_micro, 8 epochs                      83.05 / 79.90 / 79.35 %   2 min 34 s       below 80 %: not kept
-    #   resnet_micro, 6 epochs                      76.05 %                   1 min 58 s       not kept
-    #   resnet_tiny, 6 epochs (the demo until then) 83.35 / 81.50 / 81.50 %   4 min 54 s - 5 min 28 s
-    # Quicker recipes with resnet_tiny, with seed 0: five epochs 78.30 % (4 min 26 s), 40 px 75.40 % (3 min 31 s).
+    # quarter of resnet_tiny's on 2 cores, so 10 epochs of it take less time than resnet_tiny's 6 (4 min 54 s -
+    # 5 min 28 s on the slower 2-core machine) and end higher with seeds 0, 1 and 2 (85.30 / 83.50 / 83.80 % against
+    # 83.35 / 81.50 / 81.50 %). Eight epochs fell below 80 % with two seeds of three. Every variant tried, with its
+    # seeds and times: docs/PERFORMANCE.md, "The demo's model".
     c.model.name = "resnet_micro"
     c.model.dropout_rate = 0.1
     c.optimizer.name = "adamw"
