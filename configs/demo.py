@@ -1,8 +1,8 @@
 """The README's demo: an emotion classifier on the embedded synthetic faces, on a laptop CPU, in minutes.
 
 Command:   python -m hmtl_jax.main --config=configs/demo.py --workdir=workdirs/demo
-Hardware:  any CPU; measured on the slower of our 2-core machines from two clean clones (2026-12-02): 2 min 49 s and
-           2 min 58 s, 670-1,140 images/s, 0.8 GB of memory.
+Hardware:  any CPU; measured on the slower of our 2-core machines from three clean clones (2026-12-02): 2 min 42 s
+           to 2 min 58 s, 660-1,210 images/s, 0.8 GB of memory.
 Expected:  validation accuracy 44.90 / 73.70 / 82.55 / 85.25 / 85.30 % after epochs 2 / 4 / 6 / 8 / 10 (macro-F1
            85.45 % at the end; chance 12.5 %). Deterministic: a rerun from scratch on the same machine prints the same
            figures (another CPU's float rounding moves them by a few points: training amplifies last-bit differences).
